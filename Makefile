@@ -1,0 +1,180 @@
+# dcs-backup-operator Makefile, in the kubebuilder layout.
+#
+# Every tool is pinned and installed from the Go module proxy into a cache
+# outside the checkout (TOOLS_DIR), one folder per tool and version, so fresh
+# clones and CI reuse them. Nothing here needs Docker or a download other than
+# the Go module proxy.
+
+# Image URL to use for docker-build and build-installer.
+IMG ?= ghcr.io/dcs-operator/dcs-backup-operator:latest
+
+SHELL = /usr/bin/env bash -o pipefail
+.SHELLFLAGS = -ec
+
+CACHE_HOME ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)
+TOOLS_DIR ?= $(CACHE_HOME)/dcs-backup-operator/tools
+LOCALBIN ?= $(CURDIR)/bin
+
+## Tool versions
+CONTROLLER_TOOLS_VERSION ?= v0.23.0
+KUSTOMIZE_VERSION ?= v5.8.1
+HELM_VERSION ?= v3.22.0
+GOLANGCI_LINT_VERSION ?= v2.15.0
+
+## Tool binaries
+CONTROLLER_GEN ?= $(TOOLS_DIR)/controller-gen-$(CONTROLLER_TOOLS_VERSION)/controller-gen
+KUSTOMIZE ?= $(TOOLS_DIR)/kustomize-$(KUSTOMIZE_VERSION)/kustomize
+HELM ?= $(TOOLS_DIR)/helm-$(HELM_VERSION)/helm
+GOLANGCI_LINT ?= $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+
+# Test knobs: `make test GINKGO_ARGS=--ginkgo.focus=Schedule`.
+GO_TEST_FLAGS ?= -count=1
+GINKGO_ARGS ?=
+
+.PHONY: all
+all: build
+
+##@ General
+
+.PHONY: help
+help: ## Display this help.
+	@awk 'BEGIN {FS = ":.*##"; printf "\nUsage:\n  make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) } ' $(MAKEFILE_LIST)
+
+##@ Development
+
+.PHONY: manifests
+manifests: controller-gen ## Generate CRDs and RBAC (config/crd/bases, config/rbac/role.yaml).
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: generate
+generate: controller-gen ## Generate DeepCopy methods (api/v1alpha1/zz_generated.deepcopy.go).
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+
+.PHONY: fmt
+fmt: ## Run go fmt.
+	go fmt ./...
+
+.PHONY: vet
+vet: ## Run go vet.
+	go vet ./...
+
+.PHONY: lint
+lint: golangci-lint ## Run golangci-lint (config in .golangci.yml).
+	$(GOLANGCI_LINT) run
+
+.PHONY: lint-fix
+lint-fix: golangci-lint ## Run golangci-lint and apply its fixes.
+	$(GOLANGCI_LINT) run --fix
+
+.PHONY: verify
+verify: ## Regenerate everything generated and fail if the tree changed (stale generated files), check go.mod.
+	hack/verify-generated.sh
+	go mod tidy -diff
+	go mod verify
+
+.PHONY: test
+test: verify vet lint envtest ## Everything CI checks: generated files, vet, lint, unit, fuzz seeds and envtest suites.
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" go test $(GO_TEST_FLAGS) ./... $(if $(GINKGO_ARGS),-args $(GINKGO_ARGS))
+
+.PHONY: test-unit
+test-unit: ## Only the tests that need no control plane.
+	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /internal/controller)
+
+##@ Build
+
+.PHONY: build
+build: manifests generate fmt vet ## Build the manager binary into bin/manager.
+	go build -o $(LOCALBIN)/manager .
+
+.PHONY: run
+run: manifests generate fmt vet ## Run the manager from your host against the cluster in ~/.kube/config.
+	go run . --insecure-endpoints=$(or $(INSECURE_ENDPOINTS),false)
+
+.PHONY: demo
+demo: ## Local control plane + DCS simulator + operator + samples, showing backups progress to Succeeded.
+	hack/demo.sh
+
+.PHONY: bench
+bench: ## Benchmark the operator against the simulator (writes bench/results.json).
+	hack/bench.sh
+
+# docker-build needs a Docker engine, which the development machines of this
+# project do not have; the Dockerfile's go build line is tested in `make test`.
+.PHONY: docker-build
+docker-build: ## Build the manager image (needs a Docker engine).
+	docker build -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the manager image.
+	docker push $(IMG)
+
+.PHONY: build-installer
+build-installer: manifests generate kustomize ## Write dist/install.yaml: CRDs, RBAC and the Deployment.
+	mkdir -p dist
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default > dist/install.yaml
+	cd config/manager && $(KUSTOMIZE) edit set image controller=controller:latest
+
+##@ Deployment
+
+ifndef ignore-not-found
+  ignore-not-found = false
+endif
+
+.PHONY: install
+install: manifests kustomize ## Install CRDs into the cluster in ~/.kube/config.
+	$(KUSTOMIZE) build config/crd | kubectl apply --server-side -f -
+
+.PHONY: uninstall
+uninstall: manifests kustomize ## Uninstall CRDs from the cluster.
+	$(KUSTOMIZE) build config/crd | kubectl delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: deploy
+deploy: manifests kustomize ## Deploy the operator to the cluster in ~/.kube/config.
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | kubectl apply --server-side -f -
+	cd config/manager && $(KUSTOMIZE) edit set image controller=controller:latest
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove the operator from the cluster.
+	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found=$(ignore-not-found) -f -
+
+##@ Tools
+
+.PHONY: tools
+tools: controller-gen kustomize helm golangci-lint envtest ## Install every pinned tool.
+
+.PHONY: controller-gen
+controller-gen: $(CONTROLLER_GEN) ## Install controller-gen.
+$(CONTROLLER_GEN):
+	$(call go-install-tool,$(CONTROLLER_GEN),sigs.k8s.io/controller-tools/cmd/controller-gen,$(CONTROLLER_TOOLS_VERSION))
+
+.PHONY: kustomize
+kustomize: $(KUSTOMIZE) ## Install kustomize.
+$(KUSTOMIZE):
+	$(call go-install-tool,$(KUSTOMIZE),sigs.k8s.io/kustomize/kustomize/v5,$(KUSTOMIZE_VERSION))
+
+.PHONY: helm
+helm: $(HELM) ## Install helm.
+$(HELM):
+	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+
+.PHONY: golangci-lint
+golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint.
+$(GOLANGCI_LINT):
+	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+.PHONY: envtest
+envtest: ## Build the envtest control plane (kube-apiserver, etcd, kubectl v1.37.1) from source, once.
+	@hack/controlplane.sh >/dev/null
+
+# go-install-tool installs package $(2) at version $(3) as binary $(1). The
+# binary lands in its own versioned folder, so a version bump installs anew.
+define go-install-tool
+@[ -x "$(1)" ] || { \
+set -e; \
+echo "Installing $(2)@$(3) into $(dir $(1))"; \
+mkdir -p "$(dir $(1))"; \
+GOBIN="$(dir $(1))" GOFLAGS=-mod=mod go install "$(2)@$(3)"; \
+}
+endef

@@ -1,0 +1,191 @@
+/*
+Copyright 2026 The dcs-backup-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// Retention says which succeeded backups of a schedule to keep.
+type Retention struct {
+	// keepLast is how many succeeded backups to keep, newest first.
+	// +optional
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	KeepLast *int32 `json:"keepLast,omitempty"`
+
+	// maxAge deletes succeeded backups older than this (a Go duration such
+	// as 720h). The newest succeeded, restorable backup is always kept.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	MaxAge *metav1.Duration `json:"maxAge,omitempty"`
+}
+
+// BackupTemplateMetadata is the metadata given to the DCSBackups a schedule
+// creates.
+type BackupTemplateMetadata struct {
+	// labels added to each backup.
+	// +optional
+	Labels map[string]string `json:"labels,omitempty"`
+	// annotations added to each backup.
+	// +optional
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// DCSBackupTemplate describes the DCSBackups a schedule creates.
+type DCSBackupTemplate struct {
+	// metadata given to each backup.
+	// +optional
+	Metadata BackupTemplateMetadata `json:"metadata,omitempty"`
+
+	// spec of each backup.
+	// +required
+	Spec DCSBackupTemplateSpec `json:"spec"`
+}
+
+// DCSBackupScheduleSpec is the desired schedule.
+type DCSBackupScheduleSpec struct {
+	// schedule in cron format: five fields (minute hour day-of-month month
+	// day-of-week) or a macro such as @daily or @hourly. Set the time zone
+	// in timeZone, not with a CRON_TZ= or TZ= prefix.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:XValidation:rule="!self.startsWith('CRON_TZ=') && !self.startsWith('TZ=')",message="schedule: CRON_TZ= and TZ= prefixes are not supported; set spec.timeZone instead"
+	Schedule string `json:"schedule"`
+
+	// timeZone is the IANA time zone the schedule is read in, for example
+	// Europe/Berlin. Defaults to UTC.
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^[A-Za-z][A-Za-z0-9_+/-]*$`
+	TimeZone *string `json:"timeZone,omitempty"`
+
+	// suspend stops new runs; runs already started go on.
+	// +optional
+	Suspend *bool `json:"suspend,omitempty"`
+
+	// startingDeadlineSeconds: a run missed by more than this many seconds
+	// (manager down, suspended, instance busy) is skipped. Whatever the
+	// deadline, at most one missed run is caught up. Defaults to one
+	// scheduled interval.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	StartingDeadlineSeconds *int64 `json:"startingDeadlineSeconds,omitempty"`
+
+	// retention of succeeded backups. Without it every backup is kept.
+	// +optional
+	Retention *Retention `json:"retention,omitempty"`
+
+	// failedBackupsHistoryLimit is how many failed backups to keep.
+	// +optional
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	FailedBackupsHistoryLimit *int32 `json:"failedBackupsHistoryLimit,omitempty"`
+
+	// template of the DCSBackups this schedule creates.
+	// +required
+	Template DCSBackupTemplate `json:"template"`
+}
+
+// DCSBackupScheduleStatus is the observed state of a schedule.
+type DCSBackupScheduleStatus struct {
+	// lastScheduleTime is the slot of the latest run.
+	// +optional
+	LastScheduleTime *metav1.Time `json:"lastScheduleTime,omitempty"`
+
+	// nextScheduleTime is the next slot.
+	// +optional
+	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
+
+	// lastSuccessfulTime is when the latest successful backup completed.
+	// +optional
+	LastSuccessfulTime *metav1.Time `json:"lastSuccessfulTime,omitempty"`
+
+	// lastSuccessfulBackup is the name of the latest successful DCSBackup.
+	// +optional
+	LastSuccessfulBackup string `json:"lastSuccessfulBackup,omitempty"`
+
+	// active lists the backups of this schedule still running.
+	// +optional
+	// +listType=atomic
+	Active []corev1.LocalObjectReference `json:"active,omitempty"`
+
+	// lastRestore is the latest restore on the instance, whoever started it.
+	// +optional
+	LastRestore *RestoreRecord `json:"lastRestore,omitempty"`
+
+	// lastRunNowToken is the run-now annotation value already acted on.
+	// +optional
+	LastRunNowToken string `json:"lastRunNowToken,omitempty"`
+
+	// observedGeneration is the generation the status was computed for.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready, LastBackupSucceeded, Fresh and, once the instance
+	// was restored, Restored.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=dcsbs,categories=dcs
+// +kubebuilder:printcolumn:name="Schedule",type=string,JSONPath=`.spec.schedule`
+// +kubebuilder:printcolumn:name="Time Zone",type=string,JSONPath=`.spec.timeZone`
+// +kubebuilder:printcolumn:name="Suspend",type=boolean,JSONPath=`.spec.suspend`
+// +kubebuilder:printcolumn:name="Last Success",type=date,JSONPath=`.status.lastSuccessfulTime`
+// +kubebuilder:printcolumn:name="Next",type=date,JSONPath=`.status.nextScheduleTime`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// DCSBackupSchedule makes DCSBackups of one instance on a cron schedule,
+// prunes them by a retention policy and raises an alarm when backups stop
+// coming in.
+type DCSBackupSchedule struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired schedule.
+	// +required
+	Spec DCSBackupScheduleSpec `json:"spec"`
+
+	// status is the observed state of the schedule.
+	// +optional
+	Status DCSBackupScheduleStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// DCSBackupScheduleList is a list of DCSBackupSchedules.
+type DCSBackupScheduleList struct {
+	metav1.TypeMeta `json:",inline"`
+	// +optional
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []DCSBackupSchedule `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&DCSBackupSchedule{}, &DCSBackupScheduleList{})
+}

@@ -1,0 +1,94 @@
+/*
+Copyright 2026 The dcs-backup-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+)
+
+// Options configure the controllers. The exported fields with a flag are set
+// from the manager's command line; the others are for tests.
+type Options struct {
+	// InsecureEndpoints allows plain-http DCS endpoints (for the simulator on
+	// loopback). Off by default: credentials must never cross the network
+	// unencrypted.
+	InsecureEndpoints bool
+	// RestorePollInterval is how often finished backups re-read the
+	// instance's restore records, so restores made outside the operator show
+	// up within about this long.
+	RestorePollInterval time.Duration
+	// WatchNamespaces restricts the operator to these namespaces; empty
+	// watches all.
+	WatchNamespaces []string
+	// MaxConcurrentReconciles per controller.
+	MaxConcurrentReconciles int
+	// DCSRequestsPerSecond and DCSBurst limit the requests sent to one DCS
+	// endpoint and project, to stay under the API gateway's throttling.
+	DCSRequestsPerSecond float64
+	DCSBurst             int
+	// DCSTimeout bounds every DCS call.
+	DCSTimeout time.Duration
+}
+
+// BindFlags registers the options' command-line flags.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.BoolVar(&o.InsecureEndpoints, "insecure-endpoints", false,
+		"Allow plain-http DCS endpoints (for the DCS simulator on loopback). Never use it with real credentials.")
+	fs.DurationVar(&o.RestorePollInterval, "restore-poll-interval", time.Minute,
+		"How often finished backups and schedules re-read the instance's restore records.")
+	fs.Func("watch-namespaces", "Comma-separated namespaces to watch (default: all namespaces).", func(s string) error {
+		o.WatchNamespaces = splitList(s)
+		return nil
+	})
+	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "Concurrent reconciles per controller.")
+	fs.Float64Var(&o.DCSRequestsPerSecond, "dcs-requests-per-second", 10,
+		"Client-side rate limit of DCS requests per endpoint and project.")
+	fs.IntVar(&o.DCSBurst, "dcs-burst", 20, "Burst of the client-side DCS rate limit.")
+	fs.DurationVar(&o.DCSTimeout, "dcs-timeout", 30*time.Second, "Timeout of each DCS request.")
+}
+
+// CacheOptions returns the manager cache options for WatchNamespaces.
+func (o *Options) CacheOptions() (cache.Options, error) {
+	var opts cache.Options
+	if len(o.WatchNamespaces) == 0 {
+		return opts, nil
+	}
+	opts.DefaultNamespaces = map[string]cache.Config{}
+	for _, ns := range o.WatchNamespaces {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return opts, fmt.Errorf("--watch-namespaces: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		}
+		opts.DefaultNamespaces[ns] = cache.Config{}
+	}
+	return opts, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
