@@ -1,0 +1,41 @@
+/*
+Copyright 2026 The dcs-backup-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+// The manager's RBAC role (config/rbac/role.yaml, and the Helm chart's copy)
+// is generated from these markers. Each rule is here because a controller
+// uses it; rbac_test.go compares the generated role with this list.
+//
+// DCSBackup controller: reads backups, writes their status and finalizer.
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackups,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackups/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackups/finalizers,verbs=update
+//
+// DCSBackupSchedule controller: reads schedules, writes their status, and
+// creates and prunes the DCSBackups it owns.
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackupschedules,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackupschedules/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackupschedules/finalizers,verbs=update
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackups,verbs=create;delete
+//
+// Credentials: the Secrets that DCS resources reference. Their metadata is
+// watched (so a fixed Secret is picked up at once); their data is read only
+// when a resource needs it, and never cached.
+// +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch
+//
+// Events on transitions (events.k8s.io/v1 recorder).
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
