@@ -78,17 +78,17 @@ type ListOptions struct {
 type BackupStatus string
 
 const (
-	// BackupWaiting: the task is waiting to begin.
+	// BackupWaiting means the task is waiting to begin.
 	BackupWaiting BackupStatus = "waiting"
-	// BackupRunning: the backup is in progress (the wire value is "backuping").
+	// BackupRunning means the backup is in progress (the wire value is "backuping").
 	BackupRunning BackupStatus = "backuping"
-	// BackupSucceeded: the backup succeeded.
+	// BackupSucceeded means the backup succeeded.
 	BackupSucceeded BackupStatus = "succeed"
-	// BackupFailed: the backup failed; ErrorCode says why (dcs.08.000x).
+	// BackupFailed means the backup failed; ErrorCode says why (dcs.08.000x).
 	BackupFailed BackupStatus = "failed"
-	// BackupExpired: the backup file has expired.
+	// BackupExpired means the backup file has expired.
 	BackupExpired BackupStatus = "expired"
-	// BackupDeleted: the backup file was deleted; the record stays listed.
+	// BackupDeleted means the backup file was deleted; the record stays listed.
 	BackupDeleted BackupStatus = "deleted"
 )
 
@@ -120,13 +120,13 @@ type Backup struct {
 type RestoreStatus string
 
 const (
-	// RestoreWaiting: the restore is waiting to begin.
+	// RestoreWaiting means the restore is waiting to begin.
 	RestoreWaiting RestoreStatus = "waiting"
-	// RestoreRunning: the restore is in progress.
+	// RestoreRunning means the restore is in progress.
 	RestoreRunning RestoreStatus = "restoring"
-	// RestoreSucceeded: the restore succeeded.
+	// RestoreSucceeded means the restore succeeded.
 	RestoreSucceeded RestoreStatus = "succeed"
-	// RestoreFailed: the restore failed; ErrorCode says why.
+	// RestoreFailed means the restore failed; ErrorCode says why.
 	RestoreFailed RestoreStatus = "failed"
 )
 
