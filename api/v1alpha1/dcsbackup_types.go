@@ -49,19 +49,19 @@ const (
 type BackupPhase string
 
 const (
-	// PhasePending: accepted, not yet submitted to DCS.
+	// PhasePending is accepted, not yet submitted to DCS.
 	PhasePending BackupPhase = "Pending"
-	// PhaseWaiting: waiting for the instance to be free, or queued in DCS.
+	// PhaseWaiting waits for the instance to be free, or is queued in DCS.
 	PhaseWaiting BackupPhase = "Waiting"
-	// PhaseInProgress: DCS is writing the backup.
+	// PhaseInProgress means DCS is writing the backup.
 	PhaseInProgress BackupPhase = "InProgress"
-	// PhaseSucceeded: the backup is complete.
+	// PhaseSucceeded means the backup is complete.
 	PhaseSucceeded BackupPhase = "Succeeded"
-	// PhaseFailed: DCS reports the backup failed.
+	// PhaseFailed means DCS reports the backup failed.
 	PhaseFailed BackupPhase = "Failed"
-	// PhaseExpired: the backup file expired in DCS.
+	// PhaseExpired means the backup file expired in DCS.
 	PhaseExpired BackupPhase = "Expired"
-	// PhaseDeleted: the backup file was deleted in DCS.
+	// PhaseDeleted means the backup file was deleted in DCS.
 	PhaseDeleted BackupPhase = "Deleted"
 )
 
@@ -105,8 +105,8 @@ type DCSBackupTemplateSpec struct {
 // +kubebuilder:validation:XValidation:rule="self.instanceID == oldSelf.instanceID",message="instanceID is immutable",fieldPath=".instanceID"
 // +kubebuilder:validation:XValidation:rule="self.connection == oldSelf.connection",message="connection is immutable",fieldPath=".connection"
 // +kubebuilder:validation:XValidation:rule="(has(self.format) ? self.format : 'rdb') == (has(oldSelf.format) ? oldSelf.format : 'rdb')",message="format is immutable",fieldPath=".format"
-// +kubebuilder:validation:XValidation:rule="(has(self.remark) ? self.remark : '') == (has(oldSelf.remark) ? oldSelf.remark : '')",message="remark is immutable",fieldPath=".remark"
-// +kubebuilder:validation:XValidation:rule="(has(self.backupID) ? self.backupID : '') == (has(oldSelf.backupID) ? oldSelf.backupID : '')",message="backupID is immutable",fieldPath=".backupID"
+// +kubebuilder:validation:XValidation:rule="has(self.remark) == has(oldSelf.remark) && (!has(self.remark) || self.remark == oldSelf.remark)",message="remark is immutable",fieldPath=".remark"
+// +kubebuilder:validation:XValidation:rule="has(self.backupID) == has(oldSelf.backupID) && (!has(self.backupID) || self.backupID == oldSelf.backupID)",message="backupID is immutable",fieldPath=".backupID"
 type DCSBackupSpec struct {
 	DCSBackupTemplateSpec `json:",inline"`
 
@@ -227,5 +227,5 @@ type DCSBackupList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&DCSBackup{}, &DCSBackupList{})
+	knownTypes = append(knownTypes, &DCSBackup{}, &DCSBackupList{})
 }

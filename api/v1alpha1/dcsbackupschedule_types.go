@@ -187,5 +187,5 @@ type DCSBackupScheduleList struct {
 }
 
 func init() {
-	SchemeBuilder.Register(&DCSBackupSchedule{}, &DCSBackupScheduleList{})
+	knownTypes = append(knownTypes, &DCSBackupSchedule{}, &DCSBackupScheduleList{})
 }

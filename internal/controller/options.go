@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 )
 
@@ -48,19 +49,31 @@ type Options struct {
 	DCSBurst             int
 	// DCSTimeout bounds every DCS call.
 	DCSTimeout time.Duration
+
+	// Clock drives time in the controllers; tests use a fake one. Nil means
+	// the real clock.
+	Clock clock.Clock
+	// Connector turns a resource's connection into a DCS API; nil means
+	// credentials from Secrets. Tests wrap or replace it.
+	Connector Connector
 }
+
+const (
+	defaultRestorePollInterval     = time.Minute
+	defaultMaxConcurrentReconciles = 4
+)
 
 // BindFlags registers the options' command-line flags.
 func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.InsecureEndpoints, "insecure-endpoints", false,
 		"Allow plain-http DCS endpoints (for the DCS simulator on loopback). Never use it with real credentials.")
-	fs.DurationVar(&o.RestorePollInterval, "restore-poll-interval", time.Minute,
+	fs.DurationVar(&o.RestorePollInterval, "restore-poll-interval", defaultRestorePollInterval,
 		"How often finished backups and schedules re-read the instance's restore records.")
 	fs.Func("watch-namespaces", "Comma-separated namespaces to watch (default: all namespaces).", func(s string) error {
 		o.WatchNamespaces = splitList(s)
 		return nil
 	})
-	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", 4, "Concurrent reconciles per controller.")
+	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", defaultMaxConcurrentReconciles, "Concurrent reconciles per controller.")
 	fs.Float64Var(&o.DCSRequestsPerSecond, "dcs-requests-per-second", 10,
 		"Client-side rate limit of DCS requests per endpoint and project.")
 	fs.IntVar(&o.DCSBurst, "dcs-burst", 20, "Burst of the client-side DCS rate limit.")

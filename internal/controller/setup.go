@@ -18,12 +18,84 @@ limitations under the License.
 package controller
 
 import (
+	"context"
+
+	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
+	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
+)
+
+// Field indexes on DCSBackups.
+const (
+	// indexInstance is the instance key of a backup (endpoint, project,
+	// instance ID): the backups that share a DCS instance.
+	indexInstance = "dcs.instanceKey"
+	// indexSecret is the name of the credentials Secret a backup uses.
+	indexSecret = "spec.connection.credentialsSecretRef.name"
 )
 
 // SetupWithManager registers every controller of the operator with mgr.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
-	_ = mgr
-	_ = opts
-	return nil
+	opts.defaults()
+	connector := opts.Connector
+	if connector == nil {
+		connector = &SecretConnector{
+			Metadata:      mgr.GetClient(),
+			APIReader:     mgr.GetAPIReader(),
+			AllowInsecure: opts.InsecureEndpoints,
+			Timeout:       opts.DCSTimeout,
+			Limiter:       dcs.NewLimiter(opts.DCSRequestsPerSecond, opts.DCSBurst),
+			Clock:         opts.Clock,
+			Observe:       observeDCS,
+		}
+	}
+	if err := indexBackups(context.Background(), mgr, opts.InsecureEndpoints); err != nil {
+		return err
+	}
+	backups := &DCSBackupReconciler{
+		Client:              mgr.GetClient(),
+		Recorder:            mgr.GetEventRecorder("dcsbackup-controller"),
+		Connector:           connector,
+		Clock:               opts.Clock,
+		AllowInsecure:       opts.InsecureEndpoints,
+		RestorePollInterval: opts.RestorePollInterval,
+	}
+	return backups.SetupWithManager(mgr, opts.MaxConcurrentReconciles)
+}
+
+func (o *Options) defaults() {
+	if o.Clock == nil {
+		o.Clock = clock.RealClock{}
+	}
+	if o.RestorePollInterval <= 0 {
+		o.RestorePollInterval = defaultRestorePollInterval
+	}
+	if o.MaxConcurrentReconciles <= 0 {
+		o.MaxConcurrentReconciles = defaultMaxConcurrentReconciles
+	}
+	if o.DCSTimeout <= 0 {
+		o.DCSTimeout = dcs.DefaultTimeout
+	}
+	if o.DCSRequestsPerSecond == 0 {
+		o.DCSRequestsPerSecond = dcs.DefaultRateLimit
+	}
+	if o.DCSBurst <= 0 {
+		o.DCSBurst = dcs.DefaultRateBurst
+	}
+}
+
+func indexBackups(ctx context.Context, mgr ctrl.Manager, allowInsecure bool) error {
+	idx := mgr.GetFieldIndexer()
+	r := &DCSBackupReconciler{AllowInsecure: allowInsecure}
+	if err := idx.IndexField(ctx, &backupv1alpha1.DCSBackup{}, indexInstance, func(o client.Object) []string {
+		return []string{string(r.instanceKeyOf(o.(*backupv1alpha1.DCSBackup)))}
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &backupv1alpha1.DCSBackup{}, indexSecret, func(o client.Object) []string {
+		return []string{o.(*backupv1alpha1.DCSBackup).Spec.Connection.CredentialsSecretRef.Name}
+	})
 }

@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -34,6 +35,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
+	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
 )
 
 // The suite runs the real manager against a real kube-apiserver and etcd
@@ -45,7 +47,12 @@ var (
 	k8sClient client.Client // uncached: assertions read the API server directly
 	ctx       context.Context
 	cancel    context.CancelFunc
+
+	testConnector *hookConnector
 )
+
+// testRestorePollInterval is short so restore specs finish quickly.
+const testRestorePollInterval = 2 * time.Second
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
@@ -77,7 +84,21 @@ var _ = BeforeSuite(func() {
 		HealthProbeBindAddress: "0",
 	})
 	Expect(err).NotTo(HaveOccurred())
-	Expect(SetupWithManager(mgr, Options{InsecureEndpoints: true})).To(Succeed())
+	// The real connector, reading real Secrets, wrapped by a test hook that
+	// can lose the answer of a create call (see hooks_test.go).
+	testConnector = &hookConnector{inner: &SecretConnector{
+		Metadata:      mgr.GetClient(),
+		APIReader:     mgr.GetAPIReader(),
+		AllowInsecure: true,
+		Timeout:       5 * time.Second,
+		Limiter:       dcs.NewLimiter(0, 0),
+		Observe:       observeDCS,
+	}}
+	Expect(SetupWithManager(mgr, Options{
+		InsecureEndpoints:   true,
+		RestorePollInterval: testRestorePollInterval,
+		Connector:           testConnector,
+	})).To(Succeed())
 
 	go func() {
 		defer GinkgoRecover()

@@ -1,0 +1,242 @@
+/*
+Copyright 2026 The dcs-backup-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
+	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
+)
+
+// Connector resolves the connection of one resource into a DCS API. The
+// reconcilers never speak HTTP; tests wrap or replace the connector.
+type Connector interface {
+	Connect(ctx context.Context, namespace string, conn backupv1alpha1.Connection) (dcs.API, error)
+}
+
+// ConnectError is a connection that cannot be made until the user fixes
+// something: a missing Secret or key, an endpoint the operator refuses.
+type ConnectError struct {
+	// Reason is the Synced condition reason, e.g. CredentialsNotFound.
+	Reason  string
+	Message string
+}
+
+func (e *ConnectError) Error() string { return e.Message }
+
+// openTelekomCloudRegions are the regions whose DCS endpoint is not under
+// myhuaweicloud.com (SPEC.md section 1).
+var openTelekomCloudRegions = map[string]string{
+	"eu-de": "https://dcs.eu-de.otc.t-systems.com",
+	"eu-nl": "https://dcs.eu-nl.otc.t-systems.com",
+}
+
+// ResolveEndpoint returns the DCS endpoint of a connection: the override, or
+// the region's public endpoint. Plain http is refused unless allowInsecure.
+func ResolveEndpoint(conn backupv1alpha1.Connection, allowInsecure bool) (string, error) {
+	if conn.Endpoint == "" {
+		if conn.Region == "" {
+			return "", &ConnectError{Reason: backupv1alpha1.ReasonInvalidEndpoint,
+				Message: "spec.connection: neither region nor endpoint is set"}
+		}
+		if ep, ok := openTelekomCloudRegions[conn.Region]; ok {
+			return ep, nil
+		}
+		return "https://dcs." + conn.Region + ".myhuaweicloud.com", nil
+	}
+	ep := strings.TrimSuffix(conn.Endpoint, "/")
+	if strings.HasPrefix(ep, "http://") && !allowInsecure {
+		return "", &ConnectError{Reason: backupv1alpha1.ReasonInvalidEndpoint,
+			Message: fmt.Sprintf("spec.connection.endpoint %q uses plain http, which would send signed requests "+
+				"unencrypted; use https (the operator allows http only with --insecure-endpoints)", conn.Endpoint)}
+	}
+	return ep, nil
+}
+
+// SecretConnector builds DCS clients from the credentials Secret in the
+// resource's namespace (never another namespace: the reference has no
+// namespace field).
+//
+// Secret data is never cached by an informer: the connector reads a Secret
+// with a direct GET (APIReader) only when its resourceVersion, seen through
+// a metadata-only informer (Metadata), changed since the last read. So the
+// operator holds in memory only the credentials of Secrets in use.
+type SecretConnector struct {
+	// Metadata reads PartialObjectMetadata of Secrets (the manager's cached
+	// client with a metadata-only informer).
+	Metadata client.Reader
+	// APIReader reads Secret data directly from the API server.
+	APIReader client.Reader
+	// AllowInsecure permits plain-http endpoints.
+	AllowInsecure bool
+	// Timeout of each DCS call.
+	Timeout time.Duration
+	// Limiter is shared by every client, per endpoint and project.
+	Limiter *dcs.Limiter
+	// Clock signs requests; nil means the real clock.
+	Clock clock.PassiveClock
+	// HTTPClient is optional.
+	HTTPClient *http.Client
+	// Observe is called after every DCS call, for metrics.
+	Observe func(operation string, err error)
+
+	mu      sync.Mutex
+	clients map[types.NamespacedName]cachedClient
+}
+
+type cachedClient struct {
+	resourceVersion string
+	endpoint        string
+	projectID       string
+	apiVersion      backupv1alpha1.APIVersion
+	api             dcs.API
+}
+
+// Connect implements Connector.
+func (c *SecretConnector) Connect(ctx context.Context, namespace string, conn backupv1alpha1.Connection) (dcs.API, error) {
+	endpoint, err := ResolveEndpoint(conn, c.AllowInsecure)
+	if err != nil {
+		return nil, err
+	}
+	key := types.NamespacedName{Namespace: namespace, Name: conn.CredentialsSecretRef.Name}
+	meta := &metav1.PartialObjectMetadata{}
+	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	if err := c.Metadata.Get(ctx, key, meta); err != nil {
+		return nil, secretError(key, err)
+	}
+	if cached, ok := c.lookup(key, meta.ResourceVersion, endpoint, conn); ok {
+		return cached, nil
+	}
+	secret := &corev1.Secret{}
+	if err := c.APIReader.Get(ctx, key, secret); err != nil {
+		return nil, secretError(key, err)
+	}
+	creds, err := credentialsFrom(secret)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := dcs.New(dcs.Config{
+		Endpoint:      endpoint,
+		AllowInsecure: c.AllowInsecure,
+		ProjectID:     conn.ProjectID,
+		APIVersion:    dcsAPIVersion(conn.APIVersion),
+		Credentials:   creds,
+		HTTPClient:    c.HTTPClient,
+		Timeout:       c.Timeout,
+		Clock:         c.Clock,
+		Limiter:       c.Limiter,
+	})
+	if err != nil {
+		return nil, &ConnectError{Reason: backupv1alpha1.ReasonInvalidEndpoint, Message: err.Error()}
+	}
+	var api dcs.API = cl
+	if c.Observe != nil {
+		api = &observedAPI{api: cl, observe: c.Observe}
+	}
+	c.store(key, cachedClient{resourceVersion: secret.ResourceVersion, endpoint: endpoint,
+		projectID: conn.ProjectID, apiVersion: conn.APIVersion, api: api})
+	return api, nil
+}
+
+func (c *SecretConnector) lookup(key types.NamespacedName, rv, endpoint string, conn backupv1alpha1.Connection) (dcs.API, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	cc, ok := c.clients[key]
+	if !ok || cc.resourceVersion != rv || cc.endpoint != endpoint || cc.projectID != conn.ProjectID ||
+		cc.apiVersion != conn.APIVersion {
+		return nil, false
+	}
+	return cc.api, true
+}
+
+func (c *SecretConnector) store(key types.NamespacedName, cc cachedClient) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.clients == nil {
+		c.clients = map[types.NamespacedName]cachedClient{}
+	}
+	c.clients[key] = cc
+}
+
+// Forget drops the client of a Secret that was deleted, so its credentials
+// leave memory.
+func (c *SecretConnector) Forget(key types.NamespacedName) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.clients, key)
+}
+
+func dcsAPIVersion(v backupv1alpha1.APIVersion) dcs.APIVersion {
+	if v == backupv1alpha1.APIVersionV1 {
+		return dcs.V1
+	}
+	return dcs.V2
+}
+
+func secretError(key types.NamespacedName, err error) error {
+	if apierrors.IsNotFound(err) {
+		return &ConnectError{Reason: backupv1alpha1.ReasonCredentialsNotFound,
+			Message: fmt.Sprintf("Secret %q (spec.connection.credentialsSecretRef.name) not found in namespace %q",
+				key.Name, key.Namespace)}
+	}
+	return fmt.Errorf("reading Secret %s: %w", key, err)
+}
+
+// credentialsFrom reads the key pair. Whitespace around values is dropped: a
+// Secret made with `kubectl create secret --from-file` often ends in a newline.
+func credentialsFrom(s *corev1.Secret) (dcs.Credentials, error) {
+	get := func(k string) string { return strings.TrimSpace(string(s.Data[k])) }
+	var missing []string
+	for _, k := range []string{backupv1alpha1.SecretKeyAccessKey, backupv1alpha1.SecretKeySecretKey} {
+		if get(k) == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		return dcs.Credentials{}, &ConnectError{Reason: backupv1alpha1.ReasonCredentialsNotFound,
+			Message: fmt.Sprintf("Secret %q has no value for key(s) %s (expected keys: accessKey, secretKey, optional securityToken)",
+				s.Name, strings.Join(missing, ", "))}
+	}
+	return dcs.Credentials{
+		AccessKey:     get(backupv1alpha1.SecretKeyAccessKey),
+		SecretKey:     get(backupv1alpha1.SecretKeySecretKey),
+		SecurityToken: get(backupv1alpha1.SecretKeySecurityToken),
+	}, nil
+}
+
+// connectReason returns the Synced reason of a Connect error.
+func connectReason(err error) (string, bool) {
+	var ce *ConnectError
+	if errors.As(err, &ce) {
+		return ce.Reason, true
+	}
+	return "", false
+}

@@ -1,0 +1,313 @@
+/*
+Copyright 2026 The dcs-backup-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
+	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
+)
+
+// Requeue intervals of the DCSBackup controller.
+const (
+	// conflictRequeue retries a status write that lost a race.
+	conflictRequeue = 100 * time.Millisecond
+	// waitingRequeue is the safety net of a backup waiting for its turn on
+	// an instance; normally the backup ahead of it wakes it when it ends.
+	waitingRequeue = 30 * time.Second
+	// blockedRequeue is the safety net of a backup blocked on user input
+	// (missing Secret, bad endpoint); the Secret watch normally wakes it.
+	blockedRequeue = 5 * time.Minute
+	// recoveryWindow is how far before the recorded create intent the
+	// operator looks for its backup: DCS's clock may differ from ours (the
+	// API gateway rejects more than 15 minutes of skew).
+	recoveryWindow = 15 * time.Minute
+	// missingGrace is how long a new backup may be missing from the list
+	// before the operator believes it is gone.
+	missingGrace = time.Minute
+	// backupRecheckFactor: finished backups re-read their own record (to see
+	// it expire or get deleted in DCS) every this many restore polls.
+	backupRecheckFactor = 10
+	// fastRestorePoll is the restore poll while a restore runs.
+	fastRestorePoll = 5 * time.Second
+)
+
+// Error backoff bounds.
+const (
+	errorBackoffBase  = time.Second
+	errorBackoffLimit = 5 * time.Minute
+	busyBackoffBase   = 5 * time.Second
+	busyBackoffLimit  = time.Minute
+)
+
+// DCSBackupReconciler reconciles DCSBackup objects: one backup of one DCS
+// instance, from the create call to a restorable result.
+type DCSBackupReconciler struct {
+	client.Client
+	Recorder  recorder.EventRecorder
+	Connector Connector
+	Clock     clock.Clock
+	// AllowInsecure permits plain-http endpoints (instance keys only; the
+	// connector enforces it).
+	AllowInsecure bool
+	// RestorePollInterval is how often finished backups re-read restores.
+	RestorePollInterval time.Duration
+
+	turns     *turns
+	durations *durations
+	restores  *listCache[dcs.Restore]
+	records   *listCache[dcs.Backup]
+	failures  *failureCounter
+}
+
+// Reconcile is a short dispatcher: finished work and deletions return early,
+// everything else goes through the steps of a pass.
+func (r *DCSBackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	b := &backupv1alpha1.DCSBackup{}
+	if err := r.Get(ctx, req.NamespacedName, b); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if !b.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, b)
+	}
+	if changed, err := r.syncFinalizer(ctx, b); changed || err != nil {
+		return ctrl.Result{}, err
+	}
+	p := r.newPass(b)
+	res := p.run(ctx)
+	return p.commit(ctx, res)
+}
+
+// syncFinalizer keeps the finalizer exactly on backups whose cloud backup is
+// deleted with them.
+func (r *DCSBackupReconciler) syncFinalizer(ctx context.Context, b *backupv1alpha1.DCSBackup) (bool, error) {
+	want := b.Spec.DeletionPolicy == backupv1alpha1.DeletionPolicyDelete
+	if want == controllerutil.ContainsFinalizer(b, backupv1alpha1.Finalizer) {
+		return false, nil
+	}
+	orig := b.DeepCopy()
+	if want {
+		controllerutil.AddFinalizer(b, backupv1alpha1.Finalizer)
+	} else {
+		controllerutil.RemoveFinalizer(b, backupv1alpha1.Finalizer)
+	}
+	return true, client.IgnoreNotFound(r.Patch(ctx, b, client.MergeFrom(orig)))
+}
+
+// backupPass is one reconcile of one DCSBackup: it edits a copy of the
+// object and writes the status once at the end.
+type backupPass struct {
+	r      *DCSBackupReconciler
+	orig   *backupv1alpha1.DCSBackup
+	b      *backupv1alpha1.DCSBackup
+	key    instanceKey
+	api    dcs.API
+	now    time.Time
+	events []pendingEvent
+}
+
+type pendingEvent struct {
+	warning bool
+	reason  string
+	note    string
+}
+
+func (r *DCSBackupReconciler) newPass(b *backupv1alpha1.DCSBackup) *backupPass {
+	return &backupPass{r: r, orig: b.DeepCopy(), b: b, key: r.instanceKeyOf(b), now: r.Clock.Now()}
+}
+
+func (r *DCSBackupReconciler) instanceKeyOf(b *backupv1alpha1.DCSBackup) instanceKey {
+	conn := b.Spec.Connection
+	ep, err := ResolveEndpoint(conn, true)
+	if err != nil {
+		ep = conn.Endpoint
+	}
+	return newInstanceKey(ep, conn.ProjectID, b.Spec.InstanceID)
+}
+
+func (p *backupPass) event(warning bool, reason, note string) {
+	p.events = append(p.events, pendingEvent{warning: warning, reason: reason, note: note})
+}
+
+// run takes the pass through its steps and returns when to look again.
+func (p *backupPass) run(ctx context.Context) time.Duration {
+	p.initConditions()
+	if isTerminalPhase(p.b.Status.Phase) && p.b.Status.Phase != backupv1alpha1.PhaseSucceeded {
+		// Failed, expired and deleted backups never change again.
+		return 0
+	}
+	api, err := p.r.Connector.Connect(ctx, p.b.Namespace, p.b.Spec.Connection)
+	if err != nil {
+		return p.connectFailed(ctx, err)
+	}
+	p.api = api
+	if p.b.Status.Phase == backupv1alpha1.PhaseSucceeded {
+		return p.watchFinished(ctx)
+	}
+	if p.b.Status.BackupID == "" {
+		if wait, started := p.start(ctx); !started {
+			return wait
+		}
+	}
+	return p.poll(ctx)
+}
+
+// initConditions makes Succeeded and Synced present from the first visit.
+func (p *backupPass) initConditions() {
+	b := p.b
+	b.Status.ObservedGeneration = b.Generation
+	if b.Status.Phase == "" {
+		b.Status.Phase = backupv1alpha1.PhasePending
+	}
+	if meta.FindStatusCondition(b.Status.Conditions, backupv1alpha1.ConditionSucceeded) == nil {
+		setCondition(b, backupv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, backupv1alpha1.ReasonPending,
+			"the backup has not been submitted to DCS yet")
+	}
+	if meta.FindStatusCondition(b.Status.Conditions, backupv1alpha1.ConditionSynced) == nil {
+		setCondition(b, backupv1alpha1.ConditionSynced, metav1.ConditionUnknown, backupv1alpha1.ReasonPending,
+			"the operator has not talked to DCS about this backup yet")
+	}
+}
+
+// commit writes the status if it changed, then emits the pass's events.
+func (p *backupPass) commit(ctx context.Context, requeue time.Duration) (ctrl.Result, error) {
+	if !equality.Semantic.DeepEqual(p.orig.Status, p.b.Status) {
+		// Optimistic locking: a pass that started from a stale cache must
+		// not write its view over a newer one (a merge patch replaces the
+		// whole conditions list). It loses and runs again.
+		patch := client.MergeFromWithOptions(p.orig, client.MergeFromWithOptimisticLock{})
+		if err := p.r.Status().Patch(ctx, p.b, patch); err != nil {
+			if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+				return ctrl.Result{RequeueAfter: conflictRequeue}, nil
+			}
+			return ctrl.Result{}, err
+		}
+	}
+	for _, e := range p.events {
+		typ := "Normal"
+		if e.warning {
+			typ = "Warning"
+		}
+		p.r.Recorder.Eventf(p.b, nil, typ, e.reason, "Reconcile", "%s", e.note)
+	}
+	if requeue > 0 {
+		log.FromContext(ctx).V(2).Info("next look", "after", requeue, "phase", p.b.Status.Phase)
+	}
+	return ctrl.Result{RequeueAfter: requeue}, nil
+}
+
+// synced records a working conversation with DCS.
+func (p *backupPass) synced() {
+	p.r.failures.reset(p.b.UID)
+	setCondition(p.b, backupv1alpha1.ConditionSynced, metav1.ConditionTrue, backupv1alpha1.ReasonSynced,
+		"the last request to DCS succeeded")
+}
+
+// connectFailed reports a connection that cannot be made yet.
+func (p *backupPass) connectFailed(ctx context.Context, err error) time.Duration {
+	reason, isUser := connectReason(err)
+	if !isUser {
+		// The API server failed us reading the Secret: retry soon.
+		log.FromContext(ctx).Error(err, "connecting to DCS")
+		return p.setSyncError(backupv1alpha1.ReasonAPIError, err.Error(), errorBackoffBase, errorBackoffLimit)
+	}
+	p.setSynced(metav1.ConditionFalse, reason, err.Error())
+	return blockedRequeue
+}
+
+// setSynced sets Synced and emits a warning on the transition to False.
+func (p *backupPass) setSynced(status metav1.ConditionStatus, reason, msg string) {
+	old := meta.FindStatusCondition(p.b.Status.Conditions, backupv1alpha1.ConditionSynced)
+	if status == metav1.ConditionFalse && (old == nil || old.Status != status || old.Reason != reason) {
+		p.event(true, reason, msg)
+	}
+	setCondition(p.b, backupv1alpha1.ConditionSynced, status, reason, msg)
+}
+
+// setSyncError reports a failed request and returns the backoff before the
+// next try; repeated failures back off exponentially.
+func (p *backupPass) setSyncError(reason, msg string, base, limit time.Duration) time.Duration {
+	p.setSynced(metav1.ConditionFalse, reason, msg)
+	n := p.r.failures.inc(p.b.UID)
+	return errorBackoff(n, base, limit)
+}
+
+// dcsFailed reports a failed DCS call with a reason a person can act on.
+func (p *backupPass) dcsFailed(ctx context.Context, what string, err error) time.Duration {
+	class := dcs.Classify(err)
+	msg := what + ": " + err.Error()
+	switch class {
+	case dcs.ClassCanceled:
+		return conflictRequeue
+	case dcs.ClassThrottled:
+		wait := p.setSyncError(backupv1alpha1.ReasonThrottled, msg, errorBackoffBase, errorBackoffLimit)
+		return max(wait, dcs.RetryAfter(err))
+	case dcs.ClassBusy:
+		return p.setSyncError(backupv1alpha1.ReasonInstanceBusy, msg, busyBackoffBase, busyBackoffLimit)
+	case dcs.ClassUnauthorized:
+		return p.setSyncError(backupv1alpha1.ReasonUnauthorized,
+			msg+"; check the access key pair in Secret "+p.b.Spec.Connection.CredentialsSecretRef.Name+
+				" and spec.connection.projectID", errorBackoffBase*30, errorBackoffLimit)
+	case dcs.ClassNotFound:
+		return p.setSyncError(backupv1alpha1.ReasonInstanceNotFound,
+			msg+"; check spec.instanceID and spec.connection", errorBackoffBase*30, errorBackoffLimit)
+	case dcs.ClassUnsupported:
+		return p.setSyncError(backupv1alpha1.ReasonInstanceNotSupported,
+			msg+"; DCS cannot back up this instance (single-node instances cannot be backed up)",
+			errorBackoffLimit, errorBackoffLimit)
+	case dcs.ClassTransient:
+		return p.setSyncError(backupv1alpha1.ReasonAPIError, msg, errorBackoffBase, errorBackoffLimit)
+	}
+	log.FromContext(ctx).V(1).Info("DCS request failed", "class", class.String(), "error", err.Error())
+	return p.setSyncError(backupv1alpha1.ReasonAPIError, msg, errorBackoffBase*10, errorBackoffLimit)
+}
+
+// failureCounter counts consecutive failed passes per object, for backoff.
+type failureCounter struct {
+	mu sync.Mutex
+	n  map[types.UID]int
+}
+
+func newFailureCounter() *failureCounter { return &failureCounter{n: map[types.UID]int{}} }
+
+func (f *failureCounter) inc(uid types.UID) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.n[uid]++
+	return f.n[uid]
+}
+
+func (f *failureCounter) reset(uid types.UID) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.n, uid)
+}

@@ -1,0 +1,408 @@
+/*
+Copyright 2026 The dcs-backup-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
+	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
+)
+
+// start gets the backup a DCS backup ID: by adopting spec.backupID, by
+// finding the backup an earlier pass created before it crashed, or by
+// creating one. It reports whether there is an ID to poll now.
+func (p *backupPass) start(ctx context.Context) (time.Duration, bool) {
+	b := p.b
+	if b.Spec.BackupID != "" {
+		b.Status.BackupID = b.Spec.BackupID
+		p.event(false, "BackupAdopted", fmt.Sprintf("tracking existing DCS backup %s", b.Spec.BackupID))
+		return 0, true
+	}
+	if b.Status.CreateRequestedAt != nil {
+		found, wait, err := p.recover(ctx)
+		if err != nil {
+			return wait, false
+		}
+		if found {
+			return 0, true
+		}
+	}
+	return p.create(ctx)
+}
+
+// recover looks for a backup created by an earlier pass whose answer was
+// lost (crash, timeout, a failed status write): the create intent is on the
+// resource, and the backup's remark carries the resource's UID.
+func (p *backupPass) recover(ctx context.Context) (bool, time.Duration, error) {
+	b := p.b
+	begin := b.Status.CreateRequestedAt.Add(-recoveryWindow)
+	records, err := p.api.ListBackups(ctx, b.Spec.InstanceID, dcs.ListOptions{Begin: begin})
+	if err != nil {
+		return false, p.dcsFailed(ctx, "looking for the backup requested at "+
+			b.Status.CreateRequestedAt.UTC().Format(time.RFC3339), err), err
+	}
+	p.synced()
+	rec, ok := findByToken(records, b.UID)
+	if !ok {
+		log.FromContext(ctx).Info("no backup found for the recorded create intent; creating it",
+			"intent", b.Status.CreateRequestedAt.UTC())
+		return false, 0, nil
+	}
+	applyRecord(b, rec)
+	p.event(false, "BackupAdopted", fmt.Sprintf("found DCS backup %s, requested before the operator restarted", rec.ID))
+	return true, 0, nil
+}
+
+// create asks DCS for a backup once the instance is free. The intent is
+// written first, with optimistic locking, so that a pass working from a
+// stale cache cannot create a second backup, and a crash after the call
+// leaves a trace to recover from.
+func (p *backupPass) create(ctx context.Context) (time.Duration, bool) {
+	b := p.b
+	self := turnHolder{uid: b.UID, name: types.NamespacedName{Namespace: b.Namespace, Name: b.Name}}
+	holder, ok, err := p.r.turns.acquire(ctx, p.key, self, &backupSiblings{c: p.r.Client})
+	if err != nil {
+		log.FromContext(ctx).Error(err, "checking other backups of the instance")
+		return errorBackoffBase, false
+	}
+	if !ok {
+		p.waitForInstance(fmt.Sprintf("waiting for DCSBackup %s to finish: DCS runs one operation per instance at a time",
+			holder.name))
+		return waitingRequeue, false
+	}
+	if err := p.writeIntent(ctx); err != nil {
+		p.r.turns.release(p.key, b.UID)
+		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
+			return conflictRequeue, false
+		}
+		log.FromContext(ctx).Error(err, "recording the create intent")
+		return errorBackoffBase, false
+	}
+	id, err := p.api.CreateBackup(ctx, b.Spec.InstanceID, dcs.CreateBackupRequest{
+		Remark: remarkFor(b.Spec.DCSBackupTemplateSpec, b.UID),
+		Format: dcs.BackupFormat(b.Spec.Format),
+	})
+	if err != nil {
+		return p.createFailed(ctx, err), false
+	}
+	p.synced()
+	p.r.records.invalidate(p.key)
+	b.Status.BackupID = id
+	b.Status.Phase = backupv1alpha1.PhaseWaiting
+	setCondition(b, backupv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, backupv1alpha1.ReasonWaiting,
+		fmt.Sprintf("DCS accepted backup %s", id))
+	p.event(false, "BackupStarted", fmt.Sprintf("DCS backup %s of instance %s started", id, b.Spec.InstanceID))
+	return 0, true
+}
+
+// writeIntent records the create intent on the resource before the call.
+func (p *backupPass) writeIntent(ctx context.Context) error {
+	p.b.Status.CreateRequestedAt = timeOrNil(p.now)
+	if err := p.r.Status().Patch(ctx, p.b, client.MergeFromWithOptions(p.orig, client.MergeFromWithOptimisticLock{})); err != nil {
+		return err
+	}
+	p.orig = p.b.DeepCopy()
+	return nil
+}
+
+// createFailed handles a failed create call. An answer from DCS means no
+// backup was made, so the intent is withdrawn; a lost answer (timeout,
+// connection reset) keeps it, and the next pass looks before creating.
+func (p *backupPass) createFailed(ctx context.Context, err error) time.Duration {
+	b := p.b
+	class := dcs.Classify(err)
+	if class != dcs.ClassTransient && class != dcs.ClassCanceled {
+		b.Status.CreateRequestedAt = nil
+		p.r.turns.release(p.key, b.UID)
+	}
+	if class == dcs.ClassBusy {
+		p.waitForInstance("DCS reports the instance busy with another operation (a console, automatic or restore " +
+			"operation); the backup starts when it is free")
+	}
+	return p.dcsFailed(ctx, "creating the backup", err)
+}
+
+func (p *backupPass) waitForInstance(msg string) {
+	b := p.b
+	if b.Status.Phase != backupv1alpha1.PhaseWaiting {
+		p.event(false, backupv1alpha1.ReasonWaitingForInstance, msg)
+	}
+	b.Status.Phase = backupv1alpha1.PhaseWaiting
+	setCondition(b, backupv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, backupv1alpha1.ReasonWaitingForInstance, msg)
+}
+
+// poll reads the running backup's record and reports its progress.
+func (p *backupPass) poll(ctx context.Context) time.Duration {
+	b := p.b
+	rec, found, err := p.findRecord(ctx)
+	if err != nil {
+		return p.dcsFailed(ctx, "reading the backup record", err)
+	}
+	p.synced()
+	if !found {
+		return p.missing()
+	}
+	before := b.Status.Phase
+	applyRecord(b, rec)
+	if !isTerminalPhase(b.Status.Phase) {
+		return jitter(activePollDelay(p.elapsed(), rec.Progress, p.r.durations.expected(p.key)), 0.05)
+	}
+	p.finished(before, rec)
+	if b.Status.Phase != backupv1alpha1.PhaseSucceeded {
+		return 0
+	}
+	return p.watchFinished(ctx)
+}
+
+// findRecord lists the instance's backups created since the backup was
+// requested (a narrow window keeps the list to one short page), then, if the
+// record is not there, all of them.
+func (p *backupPass) findRecord(ctx context.Context) (dcs.Backup, bool, error) {
+	b := p.b
+	opts := dcs.ListOptions{}
+	if since := p.since(); !since.IsZero() {
+		opts.Begin = since.Add(-recoveryWindow)
+	}
+	records, err := p.api.ListBackups(ctx, b.Spec.InstanceID, opts)
+	if err != nil {
+		return dcs.Backup{}, false, err
+	}
+	if rec, ok := findByID(records, b.Status.BackupID); ok || opts.Begin.IsZero() {
+		return rec, ok, nil
+	}
+	records, err = p.api.ListBackups(ctx, b.Spec.InstanceID, dcs.ListOptions{})
+	if err != nil {
+		return dcs.Backup{}, false, err
+	}
+	rec, ok := findByID(records, b.Status.BackupID)
+	return rec, ok, nil
+}
+
+// since is when the operator asked for the backup, or when DCS created it.
+func (p *backupPass) since() time.Time {
+	if t := p.b.Status.CreateRequestedAt; t != nil {
+		return t.Time
+	}
+	if t := p.b.Status.StartedAt; t != nil {
+		return t.Time
+	}
+	return time.Time{}
+}
+
+func (p *backupPass) elapsed() time.Duration {
+	since := p.since()
+	if since.IsZero() {
+		return 0
+	}
+	return p.now.Sub(since)
+}
+
+// missing handles a backup ID that DCS does not list.
+func (p *backupPass) missing() time.Duration {
+	b := p.b
+	if b.Spec.BackupID == "" && p.elapsed() < missingGrace {
+		// Just created: give DCS a moment to list it.
+		return time.Second
+	}
+	msg := fmt.Sprintf("DCS lists no backup %s for instance %s", b.Status.BackupID, b.Spec.InstanceID)
+	if b.Spec.BackupID != "" {
+		b.Status.Phase = backupv1alpha1.PhaseFailed
+		setCondition(b, backupv1alpha1.ConditionSucceeded, metav1.ConditionFalse, backupv1alpha1.ReasonBackupNotFound,
+			msg+"; check spec.backupID")
+		p.event(true, backupv1alpha1.ReasonBackupNotFound, msg)
+	} else {
+		b.Status.Phase = backupv1alpha1.PhaseDeleted
+		setCondition(b, backupv1alpha1.ConditionSucceeded, metav1.ConditionFalse, backupv1alpha1.ReasonBackupDeleted, msg)
+		p.event(true, "BackupDeleted", msg)
+	}
+	p.r.turns.release(p.key, b.UID)
+	return 0
+}
+
+// finished records a backup that reached a final state in this pass.
+func (p *backupPass) finished(before backupv1alpha1.BackupPhase, rec dcs.Backup) {
+	b := p.b
+	p.r.turns.release(p.key, b.UID)
+	if isTerminalPhase(before) {
+		return
+	}
+	result := map[backupv1alpha1.BackupPhase]string{
+		backupv1alpha1.PhaseSucceeded: "succeeded", backupv1alpha1.PhaseFailed: "failed",
+		backupv1alpha1.PhaseExpired: "expired", backupv1alpha1.PhaseDeleted: "deleted",
+	}[b.Status.Phase]
+	backupsTotal.WithLabelValues(b.Namespace, result).Inc()
+	if b.Status.Phase != backupv1alpha1.PhaseSucceeded {
+		p.event(true, "Backup"+string(b.Status.Phase), recordMessage(rec))
+		return
+	}
+	took := rec.UpdatedAt.Sub(rec.CreatedAt)
+	if took > 0 {
+		p.r.durations.observe(p.key, took)
+		backupDuration.Observe(took.Seconds())
+	}
+	if !rec.UpdatedAt.IsZero() {
+		lastSuccessTimestamp.WithLabelValues(b.Spec.InstanceID).Set(float64(rec.UpdatedAt.Unix()))
+	}
+	p.event(false, "BackupSucceeded", recordMessage(rec))
+}
+
+// watchFinished keeps a succeeded backup's restores and record up to date
+// with lists shared by every backup of the instance, and returns when to look
+// again: just after the shared restore list goes stale, so that all backups
+// of an instance refresh it together with one call.
+func (p *backupPass) watchFinished(ctx context.Context) time.Duration {
+	b := p.b
+	interval := p.r.RestorePollInterval
+	if restoreRunning(b.Status.Restores) {
+		interval = fastRestorePoll
+	}
+	restores, at, err := p.r.restores.get(ctx, p.key, p.now, interval, func(ctx context.Context) ([]dcs.Restore, error) {
+		return p.api.ListRestores(ctx, b.Spec.InstanceID, dcs.ListOptions{})
+	})
+	if err != nil {
+		return p.dcsFailed(ctx, "reading the instance's restore records", err)
+	}
+	p.synced()
+	p.noteRestoreChange(restores)
+	if wait, done := p.recheckRecord(ctx); done {
+		return wait
+	}
+	if restoreRunning(b.Status.Restores) {
+		interval = fastRestorePoll
+	}
+	next := at.Add(interval).Sub(p.now)
+	return jitter(clampDuration(next, minPoll, interval), 0.02) + 100*time.Millisecond
+}
+
+// noteRestoreChange applies the restore records and emits an event when the
+// Restored condition moves.
+func (p *backupPass) noteRestoreChange(restores []dcs.Restore) {
+	before := restoredState(p.b)
+	applyRestores(p.b, restores)
+	after := restoredState(p.b)
+	if after == nil || (before != nil && before.Status == after.Status && before.Message == after.Message) {
+		return
+	}
+	p.event(after.Status == metav1.ConditionFalse, after.Reason, after.Message)
+}
+
+func restoredState(b *backupv1alpha1.DCSBackup) *metav1.Condition {
+	for i := range b.Status.Conditions {
+		if b.Status.Conditions[i].Type == backupv1alpha1.ConditionRestored {
+			c := b.Status.Conditions[i]
+			return &c
+		}
+	}
+	return nil
+}
+
+// recheckRecord re-reads the backup's own record, rarely, through the list
+// shared by the instance, to see it expire or be deleted in DCS.
+func (p *backupPass) recheckRecord(ctx context.Context) (time.Duration, bool) {
+	b := p.b
+	maxAge := time.Duration(backupRecheckFactor) * p.r.RestorePollInterval
+	records, _, err := p.r.records.get(ctx, p.key, p.now, maxAge, func(ctx context.Context) ([]dcs.Backup, error) {
+		return p.api.ListBackups(ctx, b.Spec.InstanceID, dcs.ListOptions{})
+	})
+	if err != nil {
+		return p.dcsFailed(ctx, "re-reading the backup record", err), true
+	}
+	rec, ok := findByID(records, b.Status.BackupID)
+	if !ok || (rec.Status != dcs.BackupExpired && rec.Status != dcs.BackupDeleted) {
+		// The shared list may have been read before this backup finished:
+		// only the ways a succeeded backup can end count as news.
+		return 0, false
+	}
+	before := b.Status.Phase
+	applyRecord(b, rec)
+	if before != b.Status.Phase {
+		p.finished(before, rec)
+	}
+	return 0, b.Status.Phase != backupv1alpha1.PhaseSucceeded
+}
+
+// finalize deletes the cloud backup of a DCSBackup with deletionPolicy
+// Delete, then lets the resource go.
+func (r *DCSBackupReconciler) finalize(ctx context.Context, b *backupv1alpha1.DCSBackup) (ctrl.Result, error) {
+	key := r.instanceKeyOf(b)
+	if !controllerutil.ContainsFinalizer(b, backupv1alpha1.Finalizer) {
+		r.turns.release(key, b.UID)
+		return ctrl.Result{}, nil
+	}
+	p := r.newPass(b)
+	p.initConditions()
+	wait, done := p.deleteCloudBackup(ctx)
+	if !done {
+		return p.commit(ctx, wait)
+	}
+	r.turns.release(key, b.UID)
+	r.failures.reset(b.UID)
+	r.records.invalidate(key)
+	return ctrl.Result{}, r.removeFinalizer(ctx, b)
+}
+
+// deleteCloudBackup deletes the DCS backup if the policy says so. It reports
+// whether the finalizer can go.
+func (p *backupPass) deleteCloudBackup(ctx context.Context) (time.Duration, bool) {
+	b := p.b
+	if b.Spec.DeletionPolicy != backupv1alpha1.DeletionPolicyDelete {
+		return 0, true
+	}
+	api, err := p.r.Connector.Connect(ctx, b.Namespace, b.Spec.Connection)
+	if err != nil {
+		return p.connectFailed(ctx, err), false
+	}
+	p.api = api
+	if b.Status.BackupID == "" && b.Spec.BackupID == "" && b.Status.CreateRequestedAt != nil {
+		if _, wait, err := p.recover(ctx); err != nil {
+			return wait, false
+		}
+	}
+	id := b.Status.BackupID
+	if id == "" {
+		id = b.Spec.BackupID
+	}
+	if id == "" {
+		return 0, true
+	}
+	err = p.api.DeleteBackup(ctx, b.Spec.InstanceID, id)
+	if err != nil && !dcs.IsBackupGone(err) {
+		// A running backup cannot be deleted: DCS answers busy, and the
+		// deletion waits for it to finish.
+		return p.dcsFailed(ctx, "deleting DCS backup "+id, err), false
+	}
+	p.r.Recorder.Eventf(b, nil, "Normal", "CloudBackupDeleted", "Finalize",
+		"deleted DCS backup %s of instance %s (deletionPolicy Delete)", id, b.Spec.InstanceID)
+	return 0, true
+}
+
+func (r *DCSBackupReconciler) removeFinalizer(ctx context.Context, b *backupv1alpha1.DCSBackup) error {
+	orig := b.DeepCopy()
+	controllerutil.RemoveFinalizer(b, backupv1alpha1.Finalizer)
+	return client.IgnoreNotFound(r.Patch(ctx, b, client.MergeFrom(orig)))
+}
