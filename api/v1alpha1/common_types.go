@@ -178,14 +178,14 @@ const (
 	ReasonReady           = "Ready"
 	ReasonInvalidSchedule = "InvalidSchedule"
 	ReasonInvalidTimeZone = "InvalidTimeZone"
-	ReasonSuspended       = "Suspended"
 
 	// LastBackupSucceeded and Fresh reasons.
-	ReasonNoBackupYet    = "NoBackupYet"
-	ReasonRecentBackup   = "RecentBackup"
-	ReasonBackupOverdue  = "BackupOverdue"
-	ReasonLastRunFailed  = "LastRunFailed"
-	ReasonLastRunSucceed = "LastRunSucceeded"
+	ReasonNoBackupYet      = "NoBackupYet"
+	ReasonNotDueYet        = "NotDueYet"
+	ReasonRecentBackup     = "RecentBackup"
+	ReasonBackupOverdue    = "BackupOverdue"
+	ReasonLastRunFailed    = "LastRunFailed"
+	ReasonLastRunSucceeded = "LastRunSucceeded"
 )
 
 // Labels and annotations the operator reads or sets.
@@ -197,6 +197,13 @@ const (
 	AnnotationRunNow = "backup.dcs-operator.dev/run-now"
 	// AnnotationScheduledTime on a child records the slot it was made for.
 	AnnotationScheduledTime = "backup.dcs-operator.dev/scheduled-at"
+	// AnnotationPrunedBy on a child says which schedule's retention deleted
+	// it: only then does deleting a schedule's child delete its cloud backup
+	// while the schedule itself is being deleted.
+	AnnotationPrunedBy = "backup.dcs-operator.dev/pruned-by"
 	// Finalizer guards cloud backups with deletionPolicy Delete.
 	Finalizer = "backup.dcs-operator.dev/cloud-backup"
+	// ScheduleFinalizer lets a schedule orphan its children before it goes,
+	// so deleting a schedule never deletes backups.
+	ScheduleFinalizer = "backup.dcs-operator.dev/orphan-backups"
 )

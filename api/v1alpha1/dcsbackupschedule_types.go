@@ -83,9 +83,10 @@ type DCSBackupScheduleSpec struct {
 	Suspend *bool `json:"suspend,omitempty"`
 
 	// startingDeadlineSeconds: a run missed by more than this many seconds
-	// (manager down, suspended, instance busy) is skipped. Whatever the
-	// deadline, at most one missed run is caught up. Defaults to one
-	// scheduled interval.
+	// (operator down, schedule suspended) is skipped. Whatever the deadline,
+	// at most one missed run is caught up: the latest. Unset means no
+	// deadline: after an outage the latest missed run is made once, however
+	// late.
 	// +optional
 	// +kubebuilder:validation:Minimum=0
 	StartingDeadlineSeconds *int64 `json:"startingDeadlineSeconds,omitempty"`
@@ -94,7 +95,9 @@ type DCSBackupScheduleSpec struct {
 	// +optional
 	Retention *Retention `json:"retention,omitempty"`
 
-	// failedBackupsHistoryLimit is how many failed backups to keep.
+	// failedBackupsHistoryLimit is how many failed backups to keep (the
+	// latest run is always kept, whatever its result, so its error stays
+	// visible). Pruned failed backups lose their DCS records too.
 	// +optional
 	// +kubebuilder:default=3
 	// +kubebuilder:validation:Minimum=0
@@ -115,6 +118,12 @@ type DCSBackupScheduleStatus struct {
 	// nextScheduleTime is the next slot.
 	// +optional
 	NextScheduleTime *metav1.Time `json:"nextScheduleTime,omitempty"`
+
+	// lastSkippedTime is the slot of the latest run that was skipped: missed
+	// by more than startingDeadlineSeconds, older than the one catch-up run,
+	// or due while the previous backup still ran.
+	// +optional
+	LastSkippedTime *metav1.Time `json:"lastSkippedTime,omitempty"`
 
 	// lastSuccessfulTime is when the latest successful backup completed.
 	// +optional

@@ -76,9 +76,6 @@ type DCSBackupReconciler struct {
 	Recorder  recorder.EventRecorder
 	Connector Connector
 	Clock     clock.Clock
-	// AllowInsecure permits plain-http endpoints (instance keys only; the
-	// connector enforces it).
-	AllowInsecure bool
 	// RestorePollInterval is how often finished backups re-read restores.
 	RestorePollInterval time.Duration
 
@@ -142,16 +139,12 @@ type pendingEvent struct {
 }
 
 func (r *DCSBackupReconciler) newPass(b *backupv1alpha1.DCSBackup) *backupPass {
-	return &backupPass{r: r, orig: b.DeepCopy(), b: b, key: r.instanceKeyOf(b), now: r.Clock.Now()}
+	return &backupPass{r: r, orig: b.DeepCopy(), b: b, key: instanceKeyOf(b), now: r.Clock.Now()}
 }
 
-func (r *DCSBackupReconciler) instanceKeyOf(b *backupv1alpha1.DCSBackup) instanceKey {
+func instanceKeyOf(b *backupv1alpha1.DCSBackup) instanceKey {
 	conn := b.Spec.Connection
-	ep, err := ResolveEndpoint(conn, true)
-	if err != nil {
-		ep = conn.Endpoint
-	}
-	return newInstanceKey(ep, conn.ProjectID, b.Spec.InstanceID)
+	return newInstanceKey(endpointKey(conn), conn.ProjectID, b.Spec.InstanceID)
 }
 
 func (p *backupPass) event(warning bool, reason, note string) {

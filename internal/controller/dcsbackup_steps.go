@@ -349,7 +349,7 @@ func (p *backupPass) recheckRecord(ctx context.Context) (time.Duration, bool) {
 // finalize deletes the cloud backup of a DCSBackup with deletionPolicy
 // Delete, then lets the resource go.
 func (r *DCSBackupReconciler) finalize(ctx context.Context, b *backupv1alpha1.DCSBackup) (ctrl.Result, error) {
-	key := r.instanceKeyOf(b)
+	key := instanceKeyOf(b)
 	if !controllerutil.ContainsFinalizer(b, backupv1alpha1.Finalizer) {
 		r.turns.release(key, b.UID)
 		return ctrl.Result{}, nil
@@ -390,6 +390,15 @@ func (p *backupPass) deleteCloudBackup(ctx context.Context) (time.Duration, bool
 	if id == "" {
 		return 0, true
 	}
+	retain, err := p.r.scheduleBeingDeleted(ctx, b)
+	if err != nil {
+		return errorBackoffBase, false
+	}
+	if retain {
+		p.r.Recorder.Eventf(b, nil, "Normal", "CloudBackupRetained", "Finalize",
+			"kept DCS backup %s: its schedule is being deleted, and deleting a schedule never deletes backups", id)
+		return 0, true
+	}
 	err = p.api.DeleteBackup(ctx, b.Spec.InstanceID, id)
 	if err != nil && !dcs.IsBackupGone(err) {
 		// A running backup cannot be deleted: DCS answers busy, and the
@@ -405,4 +414,22 @@ func (r *DCSBackupReconciler) removeFinalizer(ctx context.Context, b *backupv1al
 	orig := b.DeepCopy()
 	controllerutil.RemoveFinalizer(b, backupv1alpha1.Finalizer)
 	return client.IgnoreNotFound(r.Patch(ctx, b, client.MergeFrom(orig)))
+}
+
+// scheduleBeingDeleted reports whether b is a schedule's child deleted
+// because its schedule is being deleted (foreground cascading deletion), not
+// pruned by the schedule's retention. Such a child keeps its cloud backup.
+func (r *DCSBackupReconciler) scheduleBeingDeleted(ctx context.Context, b *backupv1alpha1.DCSBackup) (bool, error) {
+	owner := metav1.GetControllerOf(b)
+	if owner == nil || owner.Kind != "DCSBackupSchedule" || b.Annotations[backupv1alpha1.AnnotationPrunedBy] != "" {
+		return false, nil
+	}
+	s := &backupv1alpha1.DCSBackupSchedule{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: owner.Name}, s); err != nil {
+		if apierrors.IsNotFound(err) {
+			return true, nil
+		}
+		return false, err
+	}
+	return s.UID != owner.UID || !s.DeletionTimestamp.IsZero(), nil
 }

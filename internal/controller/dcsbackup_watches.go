@@ -40,7 +40,9 @@ import (
 func (r *DCSBackupReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	r.turns = newTurns()
 	r.durations = newDurations()
-	r.restores = newListCache[dcs.Restore]()
+	if r.restores == nil {
+		r.restores = newListCache[dcs.Restore]()
+	}
 	r.records = newListCache[dcs.Backup]()
 	r.failures = newFailureCounter()
 
@@ -121,9 +123,8 @@ func (w siblingWaker) Delete(ctx context.Context, e event.DeleteEvent, q workque
 }
 
 func (w siblingWaker) wake(ctx context.Context, b *backupv1alpha1.DCSBackup, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	r := &DCSBackupReconciler{AllowInsecure: true}
 	list := &backupv1alpha1.DCSBackupList{}
-	if err := w.c.List(ctx, list, client.MatchingFields{indexInstance: string(r.instanceKeyOf(b))}); err != nil {
+	if err := w.c.List(ctx, list, client.MatchingFields{indexInstance: string(instanceKeyOf(b))}); err != nil {
 		return
 	}
 	for i := range list.Items {

@@ -47,6 +47,9 @@ type simEnv struct {
 // newSimEnv starts a simulator with opts (instances are added by the specs)
 // and a namespace holding credentials for it.
 func newSimEnv(opts simulator.Options) *simEnv {
+	if opts.Clock == nil {
+		opts.Clock = testClock
+	}
 	sim := simulator.New(opts)
 	srv := httptest.NewServer(sim)
 	DeferCleanup(srv.Close)

@@ -52,8 +52,41 @@ var (
 	}, []string{"instance_id"})
 )
 
+// Schedule metrics.
+var (
+	scheduleLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dcs_backup_operator_schedule_last_success_timestamp_seconds",
+		Help: "Completion time (Unix seconds) of the latest successful backup of a schedule.",
+	}, []string{"namespace", "schedule"})
+
+	scheduleFresh = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dcs_backup_operator_schedule_fresh",
+		Help: "1 when the schedule's Fresh condition is True (a successful backup within two scheduled intervals), else 0.",
+	}, []string{"namespace", "schedule"})
+
+	scheduleRunsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dcs_backup_operator_schedule_runs_total",
+		Help: "Finished runs of a schedule by result (succeeded, failed).",
+	}, []string{"namespace", "schedule", "result"})
+
+	scheduleMissedRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dcs_backup_operator_schedule_missed_runs_total",
+		Help: "Scheduled runs that were skipped: missed during an outage or suspension, past the deadline, or due while a backup ran.",
+	}, []string{"namespace", "schedule"})
+)
+
 func init() {
-	metrics.Registry.MustRegister(backupsTotal, backupDuration, dcsRequestsTotal, lastSuccessTimestamp)
+	metrics.Registry.MustRegister(backupsTotal, backupDuration, dcsRequestsTotal, lastSuccessTimestamp,
+		scheduleLastSuccess, scheduleFresh, scheduleRunsTotal, scheduleMissedRuns)
+}
+
+// forgetScheduleMetrics drops the series of a deleted schedule.
+func forgetScheduleMetrics(namespace, name string) {
+	labels := prometheus.Labels{"namespace": namespace, "schedule": name}
+	scheduleLastSuccess.DeletePartialMatch(labels)
+	scheduleFresh.DeletePartialMatch(labels)
+	scheduleRunsTotal.DeletePartialMatch(labels)
+	scheduleMissedRuns.DeletePartialMatch(labels)
 }
 
 // observeDCS counts one DCS call.

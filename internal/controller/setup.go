@@ -52,18 +52,32 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 			Observe:       observeDCS,
 		}
 	}
-	if err := indexBackups(context.Background(), mgr, opts.InsecureEndpoints); err != nil {
+	if err := indexBackups(context.Background(), mgr); err != nil {
 		return err
 	}
+	// Both controllers read an instance's restore records through one
+	// cache, so a schedule and its backups cost one list per poll round.
+	restores := newListCache[dcs.Restore]()
 	backups := &DCSBackupReconciler{
 		Client:              mgr.GetClient(),
 		Recorder:            mgr.GetEventRecorder("dcsbackup-controller"),
 		Connector:           connector,
 		Clock:               opts.Clock,
-		AllowInsecure:       opts.InsecureEndpoints,
 		RestorePollInterval: opts.RestorePollInterval,
+		restores:            restores,
 	}
-	return backups.SetupWithManager(mgr, opts.MaxConcurrentReconciles)
+	if err := backups.SetupWithManager(mgr, opts.MaxConcurrentReconciles); err != nil {
+		return err
+	}
+	schedules := &DCSBackupScheduleReconciler{
+		Client:              mgr.GetClient(),
+		Recorder:            mgr.GetEventRecorder("dcsbackupschedule-controller"),
+		Connector:           connector,
+		Clock:               opts.Clock,
+		RestorePollInterval: opts.RestorePollInterval,
+		restores:            restores,
+	}
+	return schedules.SetupWithManager(mgr, opts.MaxConcurrentReconciles)
 }
 
 func (o *Options) defaults() {
@@ -87,15 +101,19 @@ func (o *Options) defaults() {
 	}
 }
 
-func indexBackups(ctx context.Context, mgr ctrl.Manager, allowInsecure bool) error {
+func indexBackups(ctx context.Context, mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
-	r := &DCSBackupReconciler{AllowInsecure: allowInsecure}
 	if err := idx.IndexField(ctx, &backupv1alpha1.DCSBackup{}, indexInstance, func(o client.Object) []string {
-		return []string{string(r.instanceKeyOf(o.(*backupv1alpha1.DCSBackup)))}
+		return []string{string(instanceKeyOf(o.(*backupv1alpha1.DCSBackup)))}
 	}); err != nil {
 		return err
 	}
-	return idx.IndexField(ctx, &backupv1alpha1.DCSBackup{}, indexSecret, func(o client.Object) []string {
+	if err := idx.IndexField(ctx, &backupv1alpha1.DCSBackup{}, indexSecret, func(o client.Object) []string {
 		return []string{o.(*backupv1alpha1.DCSBackup).Spec.Connection.CredentialsSecretRef.Name}
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &backupv1alpha1.DCSBackupSchedule{}, indexSecret, func(o client.Object) []string {
+		return []string{o.(*backupv1alpha1.DCSBackupSchedule).Spec.Template.Spec.Connection.CredentialsSecretRef.Name}
 	})
 }

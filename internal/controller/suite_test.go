@@ -49,6 +49,9 @@ var (
 	cancel    context.CancelFunc
 
 	testConnector *hookConnector
+	// testClock is the time of the manager, the DCS client and the
+	// simulators; schedule specs jump it ahead.
+	testClock = &jumpClock{}
 )
 
 // testRestorePollInterval is short so restore specs finish quickly.
@@ -92,12 +95,14 @@ var _ = BeforeSuite(func() {
 		AllowInsecure: true,
 		Timeout:       5 * time.Second,
 		Limiter:       dcs.NewLimiter(0, 0),
+		Clock:         testClock,
 		Observe:       observeDCS,
 	}}
 	Expect(SetupWithManager(mgr, Options{
 		InsecureEndpoints:   true,
 		RestorePollInterval: testRestorePollInterval,
 		Connector:           testConnector,
+		Clock:               testClock,
 	})).To(Succeed())
 
 	go func() {

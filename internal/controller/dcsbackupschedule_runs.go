@@ -1,0 +1,337 @@
+/*
+Copyright 2026 The dcs-backup-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"maps"
+	"sort"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
+)
+
+// loadChildren lists the DCSBackups this schedule made, newest first.
+func (p *schedulePass) loadChildren(ctx context.Context) error {
+	list := &backupv1alpha1.DCSBackupList{}
+	if err := p.r.List(ctx, list, client.InNamespace(p.s.Namespace),
+		client.MatchingLabels{backupv1alpha1.LabelSchedule: p.s.Name}); err != nil {
+		return err
+	}
+	p.children = p.children[:0]
+	for _, b := range list.Items {
+		if metav1.IsControlledBy(&b, p.s) {
+			p.children = append(p.children, b)
+		}
+	}
+	sort.Slice(p.children, func(i, j int) bool { return newerChild(&p.children[i], &p.children[j]) })
+	return nil
+}
+
+// newerChild orders children by creation, newest first; the API server's
+// clock orders them even when slots and run-now runs mix.
+func newerChild(a, b *backupv1alpha1.DCSBackup) bool {
+	ta, tb := a.CreationTimestamp.Time, b.CreationTimestamp.Time
+	if !ta.Equal(tb) {
+		return ta.After(tb)
+	}
+	return a.Name > b.Name
+}
+
+func completedAt(b *backupv1alpha1.DCSBackup) time.Time {
+	if b.Status.CompletedAt != nil {
+		return b.Status.CompletedAt.Time
+	}
+	return b.CreationTimestamp.Time
+}
+
+// observeChildren derives active, the latest success and LastBackupSucceeded
+// from the children.
+func (p *schedulePass) observeChildren() {
+	st := &p.s.Status
+	st.Active = nil
+	var latestFinished *backupv1alpha1.DCSBackup
+	for i := range p.children {
+		c := &p.children[i]
+		if !isTerminalPhase(c.Status.Phase) {
+			st.Active = append(st.Active, corev1.LocalObjectReference{Name: c.Name})
+			continue
+		}
+		if latestFinished == nil {
+			latestFinished = c
+		}
+		if c.Status.Phase == backupv1alpha1.PhaseSucceeded && c.Status.CompletedAt != nil &&
+			(st.LastSuccessfulTime == nil || c.Status.CompletedAt.After(st.LastSuccessfulTime.Time)) {
+			st.LastSuccessfulTime = c.Status.CompletedAt.DeepCopy()
+			st.LastSuccessfulBackup = c.Name
+		}
+	}
+	if st.LastSuccessfulTime != nil {
+		scheduleLastSuccess.WithLabelValues(p.s.Namespace, p.s.Name).Set(float64(st.LastSuccessfulTime.Unix()))
+	}
+	p.lastRunResult(latestFinished)
+}
+
+// lastRunResult sets LastBackupSucceeded from the latest finished child and
+// counts a run when that child is new.
+func (p *schedulePass) lastRunResult(latest *backupv1alpha1.DCSBackup) {
+	old := p.condition(backupv1alpha1.ConditionLastBackupSucceeded)
+	if latest == nil {
+		if old == nil {
+			p.setCondition(backupv1alpha1.ConditionLastBackupSucceeded, metav1.ConditionUnknown,
+				backupv1alpha1.ReasonNoBackupYet, "no backup of this schedule has finished yet")
+		}
+		return
+	}
+	status, reason, result := metav1.ConditionTrue, backupv1alpha1.ReasonLastRunSucceeded, "succeeded"
+	msg := fmt.Sprintf("DCSBackup %s succeeded", latest.Name)
+	if latest.Status.Phase != backupv1alpha1.PhaseSucceeded {
+		status, reason, result = metav1.ConditionFalse, backupv1alpha1.ReasonLastRunFailed, "failed"
+		msg = fmt.Sprintf("DCSBackup %s ended %s: %s", latest.Name, latest.Status.Phase, succeededMessage(latest))
+	}
+	if old == nil || old.Message != msg {
+		scheduleRunsTotal.WithLabelValues(p.s.Namespace, p.s.Name, result).Inc()
+	}
+	p.setCondition(backupv1alpha1.ConditionLastBackupSucceeded, status, reason, msg)
+}
+
+func succeededMessage(b *backupv1alpha1.DCSBackup) string {
+	for _, c := range b.Status.Conditions {
+		if c.Type == backupv1alpha1.ConditionSucceeded {
+			return c.Message
+		}
+	}
+	return ""
+}
+
+// runNow starts one run for each new value of the run-now annotation. The
+// child's name is derived from the value, so a retry finds it.
+func (p *schedulePass) runNow(ctx context.Context) {
+	token := p.s.Annotations[backupv1alpha1.AnnotationRunNow]
+	if token == "" || token == p.s.Status.LastRunNowToken {
+		return
+	}
+	name := runNowName(p.s.Name, token)
+	created, err := p.createChild(ctx, name, p.now)
+	if err != nil {
+		log.FromContext(ctx).Error(err, "creating the run-now backup", "name", name)
+		return
+	}
+	p.s.Status.LastRunNowToken = token
+	if created {
+		p.event(false, "RunNow", fmt.Sprintf("created DCSBackup %s for run-now token %q", name, token))
+	}
+}
+
+// runNowName is the child name for a run-now token.
+func runNowName(schedule, token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return childName(schedule, "run-"+hex.EncodeToString(sum[:])[:10])
+}
+
+// runDue makes the run of the latest due slot, or skips it: at most one
+// missed slot is ever caught up, and only within the starting deadline.
+func (p *schedulePass) runDue(ctx context.Context) {
+	st := &p.s.Status
+	ref := p.s.CreationTimestamp.Time
+	for _, t := range []*metav1.Time{st.LastScheduleTime, st.LastSkippedTime} {
+		if t != nil && t.After(ref) {
+			ref = t.Time
+		}
+	}
+	slot, due := p.cron.mostRecent(ref, p.now)
+	if !due || ptrValue(p.s.Spec.Suspend) {
+		// A suspended schedule keeps its slots unconsumed: on resume the
+		// latest one is caught up if it is within the deadline.
+		return
+	}
+	missed := p.cron.countSlots(ref, slot)
+	if reason := p.skipReason(slot); reason != "" {
+		st.LastSkippedTime = &metav1.Time{Time: slot}
+		scheduleMissedRuns.WithLabelValues(p.s.Namespace, p.s.Name).Add(float64(missed + 1))
+		p.event(true, "MissedSchedule", fmt.Sprintf("skipped the run of %s%s: %s", p.slotText(slot),
+			missedText(missed), reason))
+		return
+	}
+	name := slotName(p.s.Name, slot)
+	created, err := p.createChild(ctx, name, slot)
+	if err != nil {
+		log.FromContext(ctx).Error(err, "creating the scheduled backup", "name", name)
+		return
+	}
+	st.LastScheduleTime = &metav1.Time{Time: slot}
+	if missed > 0 {
+		scheduleMissedRuns.WithLabelValues(p.s.Namespace, p.s.Name).Add(float64(missed))
+		p.event(true, "MissedSchedule", fmt.Sprintf("%d earlier run(s) were missed; catching up once with the run of %s",
+			missed, p.slotText(slot)))
+	}
+	if created {
+		p.event(false, "BackupScheduled", fmt.Sprintf("created DCSBackup %s for the run of %s", name, p.slotText(slot)))
+	}
+}
+
+// skipReason says why a due slot is not run, or "" to run it.
+func (p *schedulePass) skipReason(slot time.Time) string {
+	if d := p.s.Spec.StartingDeadlineSeconds; d != nil && p.now.Sub(slot) > time.Duration(*d)*time.Second {
+		return fmt.Sprintf("it is %s late, more than startingDeadlineSeconds (%ds)",
+			p.now.Sub(slot).Truncate(time.Second), *d)
+	}
+	if len(p.s.Status.Active) > 0 && p.hasRunningChild(slotName(p.s.Name, slot)) {
+		return fmt.Sprintf("DCSBackup %s is still running (one backup per instance at a time)", p.s.Status.Active[0].Name)
+	}
+	if p.blocked != "" {
+		return "the schedule is not ready: " + p.blocked
+	}
+	return ""
+}
+
+// hasRunningChild reports a running child other than the slot's own (which
+// exists when a previous pass created it and lost the status write).
+func (p *schedulePass) hasRunningChild(own string) bool {
+	for _, a := range p.s.Status.Active {
+		if a.Name != own {
+			return true
+		}
+	}
+	return false
+}
+
+func (p *schedulePass) slotText(slot time.Time) string {
+	return slot.In(p.cron.loc).Format("2006-01-02 15:04 MST")
+}
+
+func missedText(n int) string {
+	switch {
+	case n == 0:
+		return ""
+	case n >= maxCountedMisses:
+		return fmt.Sprintf(" and at least %d earlier runs", n)
+	}
+	return fmt.Sprintf(" and %d earlier run(s)", n)
+}
+
+// createChild creates a DCSBackup from the template, owned by the schedule.
+// It reports false when the child already existed (a retried pass).
+func (p *schedulePass) createChild(ctx context.Context, name string, slot time.Time) (bool, error) {
+	s := p.s
+	labels := maps.Clone(s.Spec.Template.Metadata.Labels)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[backupv1alpha1.LabelSchedule] = s.Name
+	annotations := maps.Clone(s.Spec.Template.Metadata.Annotations)
+	if annotations == nil {
+		annotations = map[string]string{}
+	}
+	annotations[backupv1alpha1.AnnotationScheduledTime] = slot.UTC().Format(time.RFC3339)
+	child := &backupv1alpha1.DCSBackup{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.Namespace, Labels: labels, Annotations: annotations},
+		Spec:       backupv1alpha1.DCSBackupSpec{DCSBackupTemplateSpec: s.Spec.Template.Spec},
+	}
+	if err := controllerutil.SetControllerReference(s, child, p.r.Scheme()); err != nil {
+		return false, err
+	}
+	err := p.r.Create(ctx, child)
+	if apierrors.IsAlreadyExists(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	p.s.Status.Active = append(p.s.Status.Active, corev1.LocalObjectReference{Name: name})
+	return true, nil
+}
+
+// freshness sets Fresh: False when no successful backup landed within the
+// last two scheduled intervals.
+func (p *schedulePass) freshness() {
+	st := &p.s.Status
+	start, ok := p.cron.freshnessStart(p.s.CreationTimestamp.Time, p.now)
+	fresh := true
+	switch {
+	case !ok:
+		p.setCondition(backupv1alpha1.ConditionFresh, metav1.ConditionTrue, backupv1alpha1.ReasonNotDueYet,
+			"the schedule is younger than two scheduled intervals")
+	case st.LastSuccessfulTime != nil && !st.LastSuccessfulTime.Time.Before(start):
+		p.setCondition(backupv1alpha1.ConditionFresh, metav1.ConditionTrue, backupv1alpha1.ReasonRecentBackup,
+			fmt.Sprintf("DCSBackup %s succeeded at %s", st.LastSuccessfulBackup, st.LastSuccessfulTime.UTC().Format(time.RFC3339)))
+	default:
+		fresh = false
+		latest := "no backup of this schedule has succeeded yet"
+		if st.LastSuccessfulTime != nil {
+			latest = fmt.Sprintf("the latest, DCSBackup %s, succeeded at %s", st.LastSuccessfulBackup,
+				st.LastSuccessfulTime.UTC().Format(time.RFC3339))
+		}
+		msg := fmt.Sprintf("no successful backup since %s (two scheduled intervals); %s", p.slotText(start), latest)
+		if old := p.condition(backupv1alpha1.ConditionFresh); old == nil || old.Status != metav1.ConditionFalse {
+			p.event(true, backupv1alpha1.ReasonBackupOverdue, msg)
+		}
+		p.setCondition(backupv1alpha1.ConditionFresh, metav1.ConditionFalse, backupv1alpha1.ReasonBackupOverdue, msg)
+	}
+	scheduleFresh.WithLabelValues(p.s.Namespace, p.s.Name).Set(boolGauge(fresh))
+}
+
+func boolGauge(b bool) float64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// orphanChildren removes the schedule's owner reference from its children
+// before the schedule goes, so the garbage collector leaves them (and their
+// cloud backups) in place.
+func (r *DCSBackupScheduleReconciler) orphanChildren(ctx context.Context, s *backupv1alpha1.DCSBackupSchedule) error {
+	if !controllerutil.ContainsFinalizer(s, backupv1alpha1.ScheduleFinalizer) {
+		return nil
+	}
+	list := &backupv1alpha1.DCSBackupList{}
+	if err := r.List(ctx, list, client.InNamespace(s.Namespace),
+		client.MatchingLabels{backupv1alpha1.LabelSchedule: s.Name}); err != nil {
+		return err
+	}
+	for i := range list.Items {
+		c := &list.Items[i]
+		if !metav1.IsControlledBy(c, s) {
+			continue
+		}
+		orig := c.DeepCopy()
+		refs := c.OwnerReferences[:0]
+		for _, ref := range c.OwnerReferences {
+			if ref.UID != s.UID {
+				refs = append(refs, ref)
+			}
+		}
+		c.OwnerReferences = refs
+		if err := r.Patch(ctx, c, client.MergeFrom(orig)); client.IgnoreNotFound(err) != nil {
+			return err
+		}
+	}
+	orig := s.DeepCopy()
+	controllerutil.RemoveFinalizer(s, backupv1alpha1.ScheduleFinalizer)
+	return client.IgnoreNotFound(r.Patch(ctx, s, client.MergeFrom(orig)))
+}
