@@ -24,7 +24,13 @@ GOLANGCI_LINT_VERSION ?= v2.15.0
 ## Tool binaries
 CONTROLLER_GEN ?= $(TOOLS_DIR)/controller-gen-$(CONTROLLER_TOOLS_VERSION)/controller-gen
 KUSTOMIZE ?= $(TOOLS_DIR)/kustomize-$(KUSTOMIZE_VERSION)/kustomize
-HELM ?= $(TOOLS_DIR)/helm-$(HELM_VERSION)/helm
+# helm is built like its release binaries: with the Kubernetes version it
+# assumes offline (helm template, helm lint) and its own version stamped in.
+HELM_K8S_MINOR ?= 37
+HELM ?= $(TOOLS_DIR)/helm-$(HELM_VERSION)-k8s1.$(HELM_K8S_MINOR)/helm
+HELM_LDFLAGS = -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM_K8S_MINOR) \
+	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM_K8S_MINOR)
 GOLANGCI_LINT ?= $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 
 # Test knobs: `make test GINKGO_ARGS=--ginkgo.focus=Schedule`.
@@ -44,11 +50,15 @@ help: ## Display this help.
 
 .PHONY: manifests
 manifests: controller-gen ## Generate CRDs and RBAC (config/crd/bases, config/rbac/role.yaml).
-	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./..." output:crd:artifacts:config=config/crd/bases
+	$(CONTROLLER_GEN) rbac:roleName=manager-role crd paths="./api/...;./internal/controller/..." output:crd:artifacts:config=config/crd/bases
+
+.PHONY: helm-crds
+helm-crds: manifests ## Generate the Helm chart's CRDs and manager ClusterRole from config/ (hack/sync-chart.sh).
+	hack/sync-chart.sh
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods (api/v1alpha1/zz_generated.deepcopy.go).
-	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./..."
+	$(CONTROLLER_GEN) object:headerFile="hack/boilerplate.go.txt" paths="./api/..."
 
 .PHONY: fmt
 fmt: ## Run go fmt.
@@ -73,12 +83,12 @@ verify: ## Regenerate everything generated and fail if the tree changed (stale g
 	go mod verify
 
 .PHONY: test
-test: verify vet lint envtest ## Everything CI checks: generated files, vet, lint, unit, fuzz seeds and envtest suites.
-	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" go test $(GO_TEST_FLAGS) ./... $(if $(GINKGO_ARGS),-args $(GINKGO_ARGS))
+test: verify vet lint envtest helm kustomize ## Everything CI checks: generated files, vet, lint, unit, fuzz seeds and envtest suites.
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) go test $(GO_TEST_FLAGS) ./... $(if $(GINKGO_ARGS),-args $(GINKGO_ARGS))
 
 .PHONY: test-unit
 test-unit: ## Only the tests that need no control plane.
-	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v /internal/controller)
+	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v -e /internal/controller -e /test/packaging)
 
 ##@ Build
 
@@ -91,8 +101,9 @@ run: manifests generate fmt vet ## Run the manager from your host against the cl
 	go run . --insecure-endpoints=$(or $(INSECURE_ENDPOINTS),false)
 
 .PHONY: demo
-demo: ## Local control plane + DCS simulator + operator + samples, showing backups progress to Succeeded.
-	hack/demo.sh
+demo: ## Local control plane + DCS simulator + operator + samples, live until Ctrl-C (flags: DEMO_ARGS=--help).
+	go build -o $(LOCALBIN)/demo ./hack/demo
+	$(LOCALBIN)/demo $(DEMO_ARGS)
 
 .PHONY: bench
 bench: ## Benchmark the operator against the simulator (writes bench/results.json).
@@ -157,7 +168,7 @@ $(KUSTOMIZE):
 .PHONY: helm
 helm: $(HELM) ## Install helm.
 $(HELM):
-	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION))
+	$(call go-install-tool,$(HELM),helm.sh/helm/v3/cmd/helm,$(HELM_VERSION),$(HELM_LDFLAGS))
 
 .PHONY: golangci-lint
 golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint.
@@ -168,13 +179,14 @@ $(GOLANGCI_LINT):
 envtest: ## Build the envtest control plane (kube-apiserver, etcd, kubectl v1.37.1) from source, once.
 	@hack/controlplane.sh >/dev/null
 
-# go-install-tool installs package $(2) at version $(3) as binary $(1). The
-# binary lands in its own versioned folder, so a version bump installs anew.
+# go-install-tool installs package $(2) at version $(3) as binary $(1), with
+# optional ldflags $(4). The binary lands in its own versioned folder, so a
+# version bump installs anew.
 define go-install-tool
 @[ -x "$(1)" ] || { \
 set -e; \
 echo "Installing $(2)@$(3) into $(dir $(1))"; \
 mkdir -p "$(dir $(1))"; \
-GOBIN="$(dir $(1))" GOFLAGS=-mod=mod go install "$(2)@$(3)"; \
+GOBIN="$(dir $(1))" GOFLAGS=-mod=mod go install -ldflags "$(4)" "$(2)@$(3)"; \
 }
 endef

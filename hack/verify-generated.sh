@@ -8,7 +8,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 generated=(api/v1alpha1/zz_generated.deepcopy.go config/crd/bases config/rbac/role.yaml)
 if [[ -d charts/dcs-backup-operator/templates/crds ]]; then
-  generated+=(charts/dcs-backup-operator/templates/crds)
+  generated+=(charts/dcs-backup-operator/templates/crds charts/dcs-backup-operator/templates/rbac/manager-role.yaml)
 fi
 
 # Missing paths count as empty (e.g. no RBAC markers yet), never as an error.

@@ -1,0 +1,239 @@
+/*
+Copyright 2026 The dcs-backup-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package packaging
+
+import (
+	"bufio"
+	"bytes"
+	"debug/elf"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+)
+
+// No Docker engine runs where these tests run, so the image cannot be built.
+// What can break without one is tested instead: the builder stage's exact
+// `go build` line, run on exactly the files the Dockerfile copies, and the
+// shape of the final stage.
+
+// dockerInstruction is one instruction of a Dockerfile, continuation lines joined.
+type dockerInstruction struct {
+	cmd  string // upper case, e.g. RUN
+	args string
+}
+
+// dockerStage is one FROM and the instructions after it.
+type dockerStage struct {
+	from         string
+	instructions []dockerInstruction
+}
+
+func (s dockerStage) all(cmd string) []string {
+	var out []string
+	for _, in := range s.instructions {
+		if in.cmd == cmd {
+			out = append(out, in.args)
+		}
+	}
+	return out
+}
+
+func (s dockerStage) last(cmd string) string {
+	all := s.all(cmd)
+	Expect(all).NotTo(BeEmpty(), "the stage FROM %s has no %s", s.from, cmd)
+	return all[len(all)-1]
+}
+
+func parseDockerfile() []dockerStage {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "Dockerfile"))
+	Expect(err).NotTo(HaveOccurred())
+	var stages []dockerStage
+	for _, line := range joinContinuations(string(data)) {
+		cmd, args, _ := strings.Cut(line, " ")
+		in := dockerInstruction{cmd: strings.ToUpper(cmd), args: strings.TrimSpace(args)}
+		if in.cmd == "FROM" {
+			stages = append(stages, dockerStage{from: in.args})
+			continue
+		}
+		if len(stages) > 0 {
+			stages[len(stages)-1].instructions = append(stages[len(stages)-1].instructions, in)
+		}
+	}
+	Expect(stages).To(HaveLen(2), "a builder stage and the final image")
+	return stages
+}
+
+// joinContinuations returns the Dockerfile's logical lines, without comments.
+func joinContinuations(text string) []string {
+	var lines []string
+	var current strings.Builder
+	scanner := bufio.NewScanner(strings.NewReader(text))
+	for scanner.Scan() {
+		line := strings.TrimSpace(scanner.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasSuffix(line, `\`) {
+			current.WriteString(strings.TrimSuffix(line, `\`) + " ")
+			continue
+		}
+		current.WriteString(line)
+		lines = append(lines, current.String())
+		current.Reset()
+	}
+	Expect(scanner.Err()).NotTo(HaveOccurred())
+	return lines
+}
+
+// goBuildLine is the builder stage's RUN instruction that runs go build.
+func goBuildLine(builder dockerStage) string {
+	var found []string
+	for _, run := range builder.all("RUN") {
+		if strings.Contains(run, "go build") {
+			found = append(found, run)
+		}
+	}
+	Expect(found).To(HaveLen(1), "one RUN ... go build line in the builder stage")
+	return found[0]
+}
+
+// stageWorkspace copies what the builder stage COPYs from the build context
+// into a temporary directory standing for its WORKDIR.
+func stageWorkspace(builder dockerStage) string {
+	Expect(builder.last("WORKDIR")).To(HavePrefix("/"))
+	ws := GinkgoT().TempDir()
+	for _, args := range builder.all("COPY") {
+		fields := strings.Fields(args)
+		Expect(fields).To(HaveLen(2), "COPY %s: one source, one destination", args)
+		src, dst := filepath.Join(repoRoot, fields[0]), filepath.Join(ws, fields[1])
+		info, err := os.Stat(src)
+		Expect(err).NotTo(HaveOccurred(), "COPY %s: the source must exist", args)
+		if info.IsDir() {
+			Expect(os.CopyFS(dst, os.DirFS(src))).To(Succeed())
+			continue
+		}
+		data, err := os.ReadFile(src)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(os.WriteFile(dst, data, 0o644)).To(Succeed())
+	}
+	return ws
+}
+
+// builtBinary is the file the final stage copies from the builder, relative
+// to the builder's WORKDIR.
+func builtBinary(builder, final dockerStage) string {
+	for _, args := range final.all("COPY") {
+		fields := strings.Fields(args)
+		if len(fields) == 3 && strings.HasPrefix(fields[0], "--from=") {
+			rel, err := filepath.Rel(builder.last("WORKDIR"), fields[1])
+			Expect(err).NotTo(HaveOccurred())
+			return rel
+		}
+	}
+	Fail("the final stage copies nothing from the builder")
+	return ""
+}
+
+// expectStatic checks that the binary at path is a linux/amd64 ELF with no
+// dynamic loader and no shared libraries: it runs on distroless static.
+func expectStatic(binary string) {
+	f, err := elf.Open(binary)
+	Expect(err).NotTo(HaveOccurred())
+	defer func() { _ = f.Close() }()
+	Expect(f.Machine).To(Equal(elf.EM_X86_64))
+	for _, p := range f.Progs {
+		Expect(p.Type).NotTo(Equal(elf.PT_INTERP), "a dynamic loader is requested")
+	}
+	libs, err := f.ImportedLibraries()
+	Expect(err).NotTo(HaveOccurred())
+	Expect(libs).To(BeEmpty())
+}
+
+var _ = Describe("The Dockerfile", func() {
+	It("builds a static linux/amd64 manager, tzdata embedded, with its exact go build line", func(ctx SpecContext) {
+		stages := parseDockerfile()
+		builder, final := stages[0], stages[1]
+		ws := stageWorkspace(builder)
+		line := goBuildLine(builder)
+
+		// RUN runs its shell form with /bin/sh -c; ARGs are in its environment.
+		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", line)
+		cmd.Dir = ws
+		cmd.Env = append(os.Environ(), "TARGETOS=linux", "TARGETARCH=amd64")
+		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
+		_, _ = GinkgoWriter.Write([]byte("$ " + line + "\n"))
+		Expect(cmd.Run()).To(Succeed(), "RUN %s", line)
+
+		binary := filepath.Join(ws, builtBinary(builder, final))
+		expectStatic(binary)
+		data, err := os.ReadFile(binary)
+		Expect(err).NotTo(HaveOccurred())
+		// time/tzdata embeds the zone files; distroless has no /usr/share/zoneinfo.
+		Expect(bytes.Count(data, []byte("TZif"))).To(BeNumerically(">", 300), "the IANA time zone database is embedded")
+	}, SpecTimeout(8*time.Minute))
+
+	It("ships the manager in distroless static, as user 65532, with ENTRYPOINT [\"/manager\"]", func() {
+		stages := parseDockerfile()
+		builder, final := stages[0], stages[1]
+		Expect(final.from).To(MatchRegexp(`^gcr\.io/distroless/static(-debian\d+)?:nonroot(@sha256:[0-9a-f]{64})?$`))
+		Expect(final.last("USER")).To(MatchRegexp(`^65532(:65532)?$`))
+		var entrypoint []string
+		Expect(json.Unmarshal([]byte(final.last("ENTRYPOINT")), &entrypoint)).To(Succeed(), "exec form")
+		Expect(entrypoint).To(Equal([]string{"/manager"}))
+		// COPY --from=builder <binary> . into WORKDIR / puts it at /manager.
+		Expect(path.Join(final.last("WORKDIR"), path.Base(builtBinary(builder, final)))).To(Equal("/manager"))
+	})
+
+	It("builds with a Go at least as new as go.mod asks for", func() {
+		builder := parseDockerfile()[0]
+		image := regexp.MustCompile(`^golang:(\d+)\.(\d+)`).FindStringSubmatch(strings.Fields(builder.from)[0])
+		Expect(image).NotTo(BeNil(), "the builder is a golang:X.Y image, not %s", builder.from)
+		gomod, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
+		Expect(err).NotTo(HaveOccurred())
+		want := regexp.MustCompile(`(?m)^go (\d+)\.(\d+)`).FindSubmatch(gomod)
+		Expect(want).NotTo(BeNil())
+		Expect(minorVersion(image[1], image[2])).To(BeNumerically(">=", minorVersion(string(want[1]), string(want[2]))))
+	})
+
+	It("lets every path it copies through .dockerignore", func() {
+		ignore, err := os.ReadFile(filepath.Join(repoRoot, ".dockerignore"))
+		Expect(err).NotTo(HaveOccurred())
+		// .dockerignore excludes everything ("*") and lets listed paths back in.
+		Expect(string(ignore)).To(MatchRegexp(`(?m)^\*$`))
+		for _, args := range parseDockerfile()[0].all("COPY") {
+			src := strings.TrimSuffix(strings.Fields(args)[0], "/")
+			Expect(string(ignore)).To(MatchRegexp(`(?m)^!`+regexp.QuoteMeta(src)+`/?$`), "COPY %s", args)
+		}
+	})
+})
+
+func minorVersion(major, minor string) int {
+	ma, err := strconv.Atoi(major)
+	Expect(err).NotTo(HaveOccurred())
+	mi, err := strconv.Atoi(minor)
+	Expect(err).NotTo(HaveOccurred())
+	return ma*1000 + mi
+}
