@@ -167,7 +167,7 @@ func (p *backupPass) run(ctx context.Context) time.Duration {
 		return p.watchFinished(ctx)
 	}
 	if p.b.Status.BackupID == "" {
-		if wait, started := p.start(ctx); !started {
+		if wait, pollNow := p.start(ctx); !pollNow {
 			return wait
 		}
 	}

@@ -35,7 +35,8 @@ import (
 
 // start gets the backup a DCS backup ID: by adopting spec.backupID, by
 // finding the backup an earlier pass created before it crashed, or by
-// creating one. It reports whether there is an ID to poll now.
+// creating one. It reports whether to poll the record now; a backup created
+// in this pass is first looked at when it may have made progress.
 func (p *backupPass) start(ctx context.Context) (time.Duration, bool) {
 	b := p.b
 	if b.Spec.BackupID != "" {
@@ -117,7 +118,7 @@ func (p *backupPass) create(ctx context.Context) (time.Duration, bool) {
 	setCondition(b, backupv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, backupv1alpha1.ReasonWaiting,
 		fmt.Sprintf("DCS accepted backup %s", id))
 	p.event(false, "BackupStarted", fmt.Sprintf("DCS backup %s of instance %s started", id, b.Spec.InstanceID))
-	return 0, true
+	return jitter(activePollDelay(0, "", p.r.durations.expected(p.key)), 0.05), false
 }
 
 // writeIntent records the create intent on the resource before the call.
@@ -176,7 +177,10 @@ func (p *backupPass) poll(ctx context.Context) time.Duration {
 	if b.Status.Phase != backupv1alpha1.PhaseSucceeded {
 		return 0
 	}
-	return p.watchFinished(ctx)
+	// A backup that just finished has no restores yet: its first look at
+	// the restore records waits one interval (and then shares the
+	// instance's list).
+	return jitter(p.r.RestorePollInterval, 0.05)
 }
 
 // findRecord lists the instance's backups created since the backup was
