@@ -88,7 +88,7 @@ test: verify vet lint envtest helm kustomize ## Everything CI checks: generated 
 
 .PHONY: test-unit
 test-unit: ## Only the tests that need no control plane.
-	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v -e /internal/controller -e /test/packaging)
+	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v -e /internal/controller -e /test/ -e /internal/localenv -e /hack/demo)
 
 ##@ Build
 

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
+)
+
+// goal is what --until-succeeded waits for: every sample DCSBackup
+// Succeeded and, with requireChild, a child DCSBackup of every sample
+// schedule.
+type goal struct {
+	backups      []string
+	schedules    []string
+	requireChild bool
+}
+
+// goalStatus is how far the goal is.
+type goalStatus struct {
+	// done: reached; summary says how.
+	done    bool
+	summary string
+	// pending lists what is still missing.
+	pending []string
+	// failed is set when the goal can no longer be reached.
+	failed string
+}
+
+func newGoal(s *samples, requireChild bool) goal {
+	return goal{backups: s.backups, schedules: s.schedules, requireChild: requireChild}
+}
+
+// terminalFailures are phases a backup never leaves.
+var terminalFailures = map[backupv1alpha1.BackupPhase]bool{
+	backupv1alpha1.PhaseFailed: true, backupv1alpha1.PhaseExpired: true, backupv1alpha1.PhaseDeleted: true,
+}
+
+func (g goal) check(snap snapshot) goalStatus {
+	var st goalStatus
+	var reached []string
+	if snap.err != nil {
+		st.pending = append(st.pending, "the API server: "+snap.err.Error())
+	}
+	for _, name := range g.backups {
+		b := snap.backup(name)
+		switch {
+		case b == nil:
+			st.pending = append(st.pending, "DCSBackup "+name+" to appear")
+		case b.Status.Phase == backupv1alpha1.PhaseSucceeded:
+			reached = append(reached, fmt.Sprintf("DCSBackup %s Succeeded (backup %s)", name, b.Status.BackupID))
+		case terminalFailures[b.Status.Phase]:
+			st.failed = fmt.Sprintf("DCSBackup %s ended %s (error code %q)", name, b.Status.Phase, b.Status.ErrorCode)
+		default:
+			st.pending = append(st.pending, fmt.Sprintf("DCSBackup %s to succeed (now %s)", name, phaseOf(b)))
+		}
+	}
+	if g.requireChild {
+		reached = append(reached, g.checkChildren(snap, &st)...)
+	}
+	st.done = len(st.pending) == 0 && st.failed == ""
+	st.summary = strings.Join(reached, "; ")
+	return st
+}
+
+// checkChildren adds a pending item for every schedule without a child and
+// returns what the others created.
+func (g goal) checkChildren(snap snapshot, st *goalStatus) []string {
+	var reached []string
+	for _, name := range g.schedules {
+		children := snap.children(name)
+		if len(children) == 0 {
+			st.pending = append(st.pending, "a child DCSBackup of schedule "+name+
+				" (label "+backupv1alpha1.LabelSchedule+"="+name+")")
+			continue
+		}
+		reached = append(reached, fmt.Sprintf("schedule %s created DCSBackup %s", name, children[0].Name))
+	}
+	return reached
+}
+
+func phaseOf(b *backupv1alpha1.DCSBackup) string {
+	if b.Status.Phase == "" {
+		return "not yet reconciled"
+	}
+	return string(b.Status.Phase)
+}

@@ -1,0 +1,24 @@
+// Package localenv starts a local environment for the operator out of real
+// parts: a kube-apiserver and etcd on loopback (controller-runtime envtest,
+// with the binaries hack/controlplane.sh builds), the DCS simulator and the
+// manager, each as a real process in its own process group, with their
+// logs in files. The demo (hack/demo), chaos tests and benchmarks build on
+// it.
+//
+// A typical use:
+//
+//	env, err := localenv.New(localenv.Options{})
+//	defer env.Stop()
+//	cp, err := env.StartControlPlane(ctx, localenv.ControlPlaneOptions{})
+//	bins, err := env.Build(ctx)
+//	sim, err := env.StartSimulator(ctx, localenv.SimulatorOptions{Binary: bins.Simulator, Instances: ids})
+//	mgr, err := env.StartManager(ctx, localenv.ManagerOptions{Binary: bins.Manager})
+//	err = localenv.CreateCredentialsSecret(ctx, cp.Client, "default", "dcs-credentials", sim.AccessKey, sim.SecretKey)
+//
+// Env.Stop stops everything the Env started, in reverse order, and removes
+// its state directory unless told to keep it. Processes started by the Env
+// die with the parent process (Linux parent-death signal) even when it is
+// killed; kube-apiserver and etcd are envtest's, so a caller that may be
+// interrupted should call Env.StopOnSignal or stop the Env from its own
+// signal handling.
+package localenv
