@@ -61,6 +61,7 @@ type flags struct {
 	secureMetrics  bool
 	enableHTTP2    bool
 	leaderElect    bool
+	leaderElectNS  string
 	controllerOpts controller.Options
 }
 
@@ -71,6 +72,9 @@ func parseFlags() (flags, zap.Options) {
 	flag.StringVar(&f.probeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
 	flag.BoolVar(&f.leaderElect, "leader-elect", false,
 		"Enable leader election, so that only one replica of the manager is active at a time.")
+	flag.StringVar(&f.leaderElectNS, "leader-election-namespace", "",
+		"Namespace of the leader election lease. Empty means the namespace the manager runs in (in a cluster); "+
+			"required with --leader-elect outside a cluster.")
 	flag.BoolVar(&f.secureMetrics, "metrics-secure", true,
 		"Serve metrics over https with authentication and authorization. Set to false for plain http.")
 	flag.BoolVar(&f.enableHTTP2, "enable-http2", false,
@@ -111,6 +115,7 @@ func main() {
 		HealthProbeBindAddress:        f.probeAddr,
 		LeaderElection:                f.leaderElect,
 		LeaderElectionID:              leaderElectionID,
+		LeaderElectionNamespace:       f.leaderElectNS,
 		LeaderElectionReleaseOnCancel: true,
 		Cache:                         cacheOpts,
 	})

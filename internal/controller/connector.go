@@ -31,6 +31,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
@@ -109,14 +110,21 @@ type SecretConnector struct {
 	Observe func(operation string, err error)
 
 	mu      sync.Mutex
-	clients map[types.NamespacedName]cachedClient
+	clients map[clientKey]cachedClient
 }
 
+// clientKey identifies a client: one Secret may serve several endpoints or
+// projects, each with its own client.
+type clientKey struct {
+	secret     types.NamespacedName
+	endpoint   string
+	projectID  string
+	apiVersion backupv1alpha1.APIVersion
+}
+
+// cachedClient is a client and the Secret version it was built from.
 type cachedClient struct {
 	resourceVersion string
-	endpoint        string
-	projectID       string
-	apiVersion      backupv1alpha1.APIVersion
 	api             dcs.API
 }
 
@@ -126,18 +134,25 @@ func (c *SecretConnector) Connect(ctx context.Context, namespace string, conn ba
 	if err != nil {
 		return nil, err
 	}
-	key := types.NamespacedName{Namespace: namespace, Name: conn.CredentialsSecretRef.Name}
+	secretKey := types.NamespacedName{Namespace: namespace, Name: conn.CredentialsSecretRef.Name}
+	key := clientKey{secret: secretKey, endpoint: endpoint, projectID: conn.ProjectID, apiVersion: conn.APIVersion}
 	meta := &metav1.PartialObjectMetadata{}
 	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	if err := c.Metadata.Get(ctx, key, meta); err != nil {
-		return nil, secretError(key, err)
+	if err := c.Metadata.Get(ctx, secretKey, meta); err != nil {
+		if apierrors.IsNotFound(err) {
+			c.Forget(secretKey)
+		}
+		return nil, secretError(secretKey, err)
 	}
-	if cached, ok := c.lookup(key, meta.ResourceVersion, endpoint, conn); ok {
+	if cached, ok := c.lookup(key, meta.ResourceVersion); ok {
 		return cached, nil
 	}
+	// client-go logs response bodies at V(8) through the context's logger:
+	// the Secret's data must not reach the log at any verbosity.
+	quiet := log.IntoContext(ctx, log.FromContext(ctx).WithSink(log.NullLogSink{}))
 	secret := &corev1.Secret{}
-	if err := c.APIReader.Get(ctx, key, secret); err != nil {
-		return nil, secretError(key, err)
+	if err := c.APIReader.Get(quiet, secretKey, secret); err != nil {
+		return nil, secretError(secretKey, err)
 	}
 	creds, err := credentialsFrom(secret)
 	if err != nil {
@@ -161,37 +176,39 @@ func (c *SecretConnector) Connect(ctx context.Context, namespace string, conn ba
 	if c.Observe != nil {
 		api = &observedAPI{api: cl, observe: c.Observe}
 	}
-	c.store(key, cachedClient{resourceVersion: secret.ResourceVersion, endpoint: endpoint,
-		projectID: conn.ProjectID, apiVersion: conn.APIVersion, api: api})
+	c.store(key, cachedClient{resourceVersion: secret.ResourceVersion, api: api})
 	return api, nil
 }
 
-func (c *SecretConnector) lookup(key types.NamespacedName, rv, endpoint string, conn backupv1alpha1.Connection) (dcs.API, bool) {
+func (c *SecretConnector) lookup(key clientKey, rv string) (dcs.API, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	cc, ok := c.clients[key]
-	if !ok || cc.resourceVersion != rv || cc.endpoint != endpoint || cc.projectID != conn.ProjectID ||
-		cc.apiVersion != conn.APIVersion {
+	if !ok || cc.resourceVersion != rv {
 		return nil, false
 	}
 	return cc.api, true
 }
 
-func (c *SecretConnector) store(key types.NamespacedName, cc cachedClient) {
+func (c *SecretConnector) store(key clientKey, cc cachedClient) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.clients == nil {
-		c.clients = map[types.NamespacedName]cachedClient{}
+		c.clients = map[clientKey]cachedClient{}
 	}
 	c.clients[key] = cc
 }
 
-// Forget drops the client of a Secret that was deleted, so its credentials
+// Forget drops the clients of a Secret that was deleted, so its credentials
 // leave memory.
-func (c *SecretConnector) Forget(key types.NamespacedName) {
+func (c *SecretConnector) Forget(secret types.NamespacedName) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.clients, key)
+	for k := range c.clients {
+		if k.secret == secret {
+			delete(c.clients, k)
+		}
+	}
 }
 
 func dcsAPIVersion(v backupv1alpha1.APIVersion) dcs.APIVersion {

@@ -387,6 +387,16 @@ var _ = Describe("DCSBackup validation at admission", func() {
 			"spec.deletionPolicy"),
 		Entry("remark over 128 characters", func(b *backupv1alpha1.DCSBackup) { b.Spec.Remark = strings.Repeat("r", 129) },
 			"spec.remark"),
+		Entry("region in upper case", func(b *backupv1alpha1.DCSBackup) { b.Spec.Connection.Region = "EU-WEST-0" },
+			"spec.connection.region"),
+		Entry("project ID over 64 characters", func(b *backupv1alpha1.DCSBackup) {
+			b.Spec.Connection.ProjectID = strings.Repeat("0", 65)
+		}, "spec.connection.projectID"),
+		Entry("Secret name that is not a DNS name", func(b *backupv1alpha1.DCSBackup) {
+			b.Spec.Connection.CredentialsSecretRef.Name = "../kube-system/admin"
+		}, "spec.connection.credentialsSecretRef.name"),
+		Entry("backup ID with a slash", func(b *backupv1alpha1.DCSBackup) { b.Spec.BackupID = "../restores" },
+			"spec.backupID"),
 	)
 
 	DescribeTable("rejects changes to immutable fields",

@@ -106,8 +106,9 @@ func children(g Gomega, s *backupv1alpha1.DCSBackupSchedule) []backupv1alpha1.DC
 }
 
 func childNames(g Gomega, s *backupv1alpha1.DCSBackupSchedule) []string {
-	var names []string
-	for _, c := range children(g, s) {
+	cs := children(g, s)
+	names := make([]string, 0, len(cs))
+	for _, c := range cs {
 		names = append(names, c.Name)
 	}
 	return names
@@ -187,7 +188,7 @@ var _ = Describe("DCSBackupSchedule", func() {
 				Eventually(func(g Gomega) *metav1.Time { return fetchSchedule(g, s).Status.LastSkippedTime }).ShouldNot(BeNil())
 			}
 			Eventually(func(g Gomega) []string { return eventReasons(g, s) }).Should(ContainElement("MissedSchedule"))
-			Consistently(func(g Gomega) int { return len(children(g, s)) }).WithTimeout(3 * time.Second).
+			Consistently(func(g Gomega) int { return len(children(g, s)) }).WithTimeout(3*time.Second).
 				Should(Equal(map[bool]int{true: 2, false: 1}[wantCatchUp]), "no storm after the outage")
 
 			// The schedule goes on with the next slot.
@@ -223,7 +224,7 @@ var _ = Describe("DCSBackupSchedule", func() {
 		s := env.schedule("keep-two", id, "0 0 1 1 *", func(s *backupv1alpha1.DCSBackupSchedule) {
 			s.Spec.Retention = &backupv1alpha1.Retention{KeepLast: ptr.To[int32](2)}
 		})
-		var names []string
+		names := make([]string, 0, 5)
 		for i := range 5 {
 			token := fmt.Sprint("run-", i)
 			setAnnotation(s, backupv1alpha1.AnnotationRunNow, token)
@@ -234,7 +235,7 @@ var _ = Describe("DCSBackupSchedule", func() {
 			names = append(names, name)
 		}
 		Eventually(func(g Gomega) []string { return childNames(g, s) }).Should(ConsistOf(names[3], names[4]))
-		Eventually(func(g Gomega) map[string]int {
+		Eventually(func() map[string]int {
 			count := map[string]int{}
 			for _, b := range simBackupsOf(env.sim, id) {
 				count[b.Status]++

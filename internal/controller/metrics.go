@@ -26,13 +26,20 @@ import (
 	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
 )
 
+// Metric label names shared by several metrics.
+const (
+	labelNamespace = "namespace"
+	labelSchedule  = "schedule"
+	labelResult    = "result"
+)
+
 // Metrics on the manager's metrics endpoint. Names are part of the
 // operator's interface: the Helm chart's PrometheusRule uses them.
 var (
 	backupsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dcs_backup_operator_backups_total",
 		Help: "Backups that reached a final state, by result (succeeded, failed, expired, deleted).",
-	}, []string{"namespace", "result"})
+	}, []string{labelNamespace, labelResult})
 
 	backupDuration = prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name: "dcs_backup_operator_backup_duration_seconds",
@@ -44,7 +51,7 @@ var (
 	dcsRequestsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dcs_backup_operator_dcs_requests_total",
 		Help: "Requests to the DCS API by operation and result (ok, or the error class).",
-	}, []string{"operation", "result"})
+	}, []string{"operation", labelResult})
 
 	lastSuccessTimestamp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "dcs_backup_operator_last_success_timestamp_seconds",
@@ -57,22 +64,22 @@ var (
 	scheduleLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "dcs_backup_operator_schedule_last_success_timestamp_seconds",
 		Help: "Completion time (Unix seconds) of the latest successful backup of a schedule.",
-	}, []string{"namespace", "schedule"})
+	}, []string{labelNamespace, labelSchedule})
 
 	scheduleFresh = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "dcs_backup_operator_schedule_fresh",
 		Help: "1 when the schedule's Fresh condition is True (a successful backup within two scheduled intervals), else 0.",
-	}, []string{"namespace", "schedule"})
+	}, []string{labelNamespace, labelSchedule})
 
 	scheduleRunsTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dcs_backup_operator_schedule_runs_total",
 		Help: "Finished runs of a schedule by result (succeeded, failed).",
-	}, []string{"namespace", "schedule", "result"})
+	}, []string{labelNamespace, labelSchedule, labelResult})
 
 	scheduleMissedRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dcs_backup_operator_schedule_missed_runs_total",
 		Help: "Scheduled runs that were skipped: missed during an outage or suspension, past the deadline, or due while a backup ran.",
-	}, []string{"namespace", "schedule"})
+	}, []string{labelNamespace, labelSchedule})
 )
 
 func init() {
@@ -82,7 +89,7 @@ func init() {
 
 // forgetScheduleMetrics drops the series of a deleted schedule.
 func forgetScheduleMetrics(namespace, name string) {
-	labels := prometheus.Labels{"namespace": namespace, "schedule": name}
+	labels := prometheus.Labels{labelNamespace: namespace, labelSchedule: name}
 	scheduleLastSuccess.DeletePartialMatch(labels)
 	scheduleFresh.DeletePartialMatch(labels)
 	scheduleRunsTotal.DeletePartialMatch(labels)

@@ -20,15 +20,17 @@ package controller
 // is generated from these markers. Each rule is here because a controller
 // uses it; rbac_test.go compares the generated role with this list.
 //
-// DCSBackup controller: reads backups, writes their status and finalizer.
-// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackups,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackups/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackups/finalizers,verbs=update
+// DCSBackup controller: reads backups, and writes their status and finalizer
+// with patches.
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackups,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackups/status,verbs=patch
 //
-// DCSBackupSchedule controller: reads schedules, writes their status, and
-// creates and prunes the DCSBackups it owns.
-// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackupschedules,verbs=get;list;watch;update;patch
-// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackupschedules/status,verbs=get;update;patch
+// DCSBackupSchedule controller: reads schedules, patches their status and
+// finalizer, and creates and prunes the DCSBackups it owns. Setting the
+// schedule as blocking owner of a child needs update on its finalizers
+// (OwnerReferencesPermissionEnforcement).
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackupschedules,verbs=get;list;watch;patch
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackupschedules/status,verbs=patch
 // +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackupschedules/finalizers,verbs=update
 // +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackups,verbs=create;delete
 //

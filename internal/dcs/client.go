@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 )
@@ -402,8 +403,13 @@ func scrub(s string, cr Credentials) string {
 			s = strings.ReplaceAll(s, secret, "REDACTED")
 		}
 	}
-	return s
+	return echoedSignature.ReplaceAllString(s, "Signature=REDACTED")
 }
+
+// echoedSignature is the signature of an Authorization header echoed back
+// (by a proxy's error page, say): a credential for its request while the
+// gateway accepts its date.
+var echoedSignature = regexp.MustCompile(`Signature=[0-9A-Fa-f]+`)
 
 type scrubbedError struct {
 	msg string
