@@ -147,6 +147,8 @@ var _ = Describe("DCSBackupSchedule", func() {
 			Eventually(func(g Gomega) []string { return childNames(g, s) }).Should(ContainElement(name))
 			Eventually(func(g Gomega) {
 				got := fetchSchedule(g, s)
+				g.Expect(got.Status.LastScheduleTime).NotTo(BeNil())
+				g.Expect(got.Status.NextScheduleTime).NotTo(BeNil())
 				g.Expect(got.Status.LastScheduleTime.UTC()).To(Equal(utc(slot)))
 				g.Expect(got.Status.NextScheduleTime.UTC()).To(Equal(utc(next)))
 			}).Should(Succeed())
