@@ -27,6 +27,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -41,9 +42,11 @@ import (
 const (
 	// conflictRequeue retries a status write that lost a race.
 	conflictRequeue = 100 * time.Millisecond
-	// waitingRequeue is the safety net of a backup waiting for its turn on
-	// an instance; normally the backup ahead of it wakes it when it ends.
-	waitingRequeue = 30 * time.Second
+	// waitingRequeue is the shortest safety net of a backup waiting for
+	// its turn on an instance, maxWaitingRequeue the longest (see
+	// waitingDelay); normally the backup ahead of it wakes it when it ends.
+	waitingRequeue    = 30 * time.Second
+	maxWaitingRequeue = 5 * time.Minute
 	// blockedRequeue is the safety net of a backup blocked on user input
 	// (missing Secret, bad endpoint); the Secret watch normally wakes it.
 	blockedRequeue = 5 * time.Minute
@@ -55,11 +58,21 @@ const (
 	// before the operator believes it is gone.
 	missingGrace = time.Minute
 	// backupRecheckFactor: finished backups re-read their own record (to see
-	// it expire or get deleted in DCS) every this many restore polls.
-	backupRecheckFactor = 10
+	// it expire or get deleted in DCS) every this many restore polls: once
+	// an hour by default. An expired backup is no emergency, and each
+	// re-check is a list call per instance on top of the restore polls.
+	backupRecheckFactor = 60
 	// fastRestorePoll is the restore poll while a restore runs.
 	fastRestorePoll = 5 * time.Second
 )
+
+// priorityTimed is the work-queue priority of the passes that are due at a
+// moment: the poll of a running backup at its expected end, and the next
+// backup of an instance when the one ahead ends. controller-runtime's
+// priority queue serves higher priorities first; without it, a poll that
+// comes due while a thousand new DCSBackups wait for their first pass
+// queues behind all of them, and the backup is seen finished seconds late.
+const priorityTimed = 10
 
 // Error backoff bounds.
 const (
@@ -81,9 +94,12 @@ type DCSBackupReconciler struct {
 
 	turns     *turns
 	durations *durations
+	starts    *startTimes
 	restores  *listCache[dcs.Restore]
 	records   *listCache[dcs.Backup]
 	failures  *failureCounter
+	// startedAt is when the controller was set up (see startupSpread).
+	startedAt time.Time
 }
 
 // Reconcile is a short dispatcher: finished work and deletions return early,
@@ -130,6 +146,9 @@ type backupPass struct {
 	api    dcs.API
 	now    time.Time
 	events []pendingEvent
+	// timed is set when the next pass is due at a moment (a poll at the
+	// expected end of a backup): it goes before other queued work.
+	timed bool
 }
 
 type pendingEvent struct {
@@ -200,7 +219,7 @@ func (p *backupPass) commit(ctx context.Context, requeue time.Duration) (ctrl.Re
 		patch := client.MergeFromWithOptions(p.orig, client.MergeFromWithOptimisticLock{})
 		if err := p.r.Status().Patch(ctx, p.b, patch); err != nil {
 			if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-				return ctrl.Result{RequeueAfter: conflictRequeue}, nil
+				return ctrl.Result{RequeueAfter: conflictRequeue, Priority: ptr.To(priorityTimed)}, nil
 			}
 			return ctrl.Result{}, err
 		}
@@ -215,7 +234,11 @@ func (p *backupPass) commit(ctx context.Context, requeue time.Duration) (ctrl.Re
 	if requeue > 0 {
 		log.FromContext(ctx).V(2).Info("next look", "after", requeue, "phase", p.b.Status.Phase)
 	}
-	return ctrl.Result{RequeueAfter: requeue}, nil
+	res := ctrl.Result{RequeueAfter: requeue}
+	if p.timed {
+		res.Priority = ptr.To(priorityTimed)
+	}
+	return res, nil
 }
 
 // synced records a working conversation with DCS.

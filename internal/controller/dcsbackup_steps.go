@@ -92,9 +92,15 @@ func (p *backupPass) create(ctx context.Context) (time.Duration, bool) {
 		return errorBackoffBase, false
 	}
 	if !ok {
-		p.waitForInstance(fmt.Sprintf("waiting for DCSBackup %s to finish: DCS runs one operation per instance at a time",
-			holder.name))
-		return waitingRequeue, false
+		// The condition does not name the backup ahead: that changes at
+		// every hand-over, and then only the next in line is woken
+		// (nextInLine), so a name would go stale, or cost a status write
+		// per waiting backup per hand-over. The event, a record of the
+		// moment, names it.
+		p.waitForInstance("waiting for its turn: another backup of the instance runs, and DCS runs one operation "+
+			"per instance at a time", fmt.Sprintf("waiting for DCSBackup %s to finish: DCS runs one operation per "+
+			"instance at a time", holder.name))
+		return waitingDelay(p.now.Sub(b.CreationTimestamp.Time)), false
 	}
 	if err := p.writeIntent(ctx); err != nil {
 		p.r.turns.release(p.key, b.UID)
@@ -118,7 +124,8 @@ func (p *backupPass) create(ctx context.Context) (time.Duration, bool) {
 	setCondition(b, backupv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, backupv1alpha1.ReasonWaiting,
 		fmt.Sprintf("DCS accepted backup %s", id))
 	p.event(false, "BackupStarted", fmt.Sprintf("DCS backup %s of instance %s started", id, b.Spec.InstanceID))
-	return jitter(activePollDelay(0, "", p.r.durations.expected(p.key)), 0.05), false
+	p.timed = true
+	return jitter(activePollDelay(0, 0, "", p.r.durations.expected(p.key)), pollJitter), false
 }
 
 // writeIntent records the create intent on the resource before the call.
@@ -128,6 +135,7 @@ func (p *backupPass) writeIntent(ctx context.Context) error {
 		return err
 	}
 	p.orig = p.b.DeepCopy()
+	p.r.starts.set(p.b.UID, p.now)
 	return nil
 }
 
@@ -140,18 +148,22 @@ func (p *backupPass) createFailed(ctx context.Context, err error) time.Duration 
 	if class != dcs.ClassTransient && class != dcs.ClassCanceled {
 		b.Status.CreateRequestedAt = nil
 		p.r.turns.release(p.key, b.UID)
+		p.r.starts.forget(b.UID)
 	}
 	if class == dcs.ClassBusy {
-		p.waitForInstance("DCS reports the instance busy with another operation (a console, automatic or restore " +
-			"operation); the backup starts when it is free")
+		msg := "DCS reports the instance busy with another operation (a console, automatic or restore " +
+			"operation); the backup starts when it is free"
+		p.waitForInstance(msg, msg)
 	}
 	return p.dcsFailed(ctx, "creating the backup", err)
 }
 
-func (p *backupPass) waitForInstance(msg string) {
+// waitForInstance sets the condition of a backup waiting for its instance,
+// with an event (note) when it starts waiting.
+func (p *backupPass) waitForInstance(msg, note string) {
 	b := p.b
 	if b.Status.Phase != backupv1alpha1.PhaseWaiting {
-		p.event(false, backupv1alpha1.ReasonWaitingForInstance, msg)
+		p.event(false, backupv1alpha1.ReasonWaitingForInstance, note)
 	}
 	b.Status.Phase = backupv1alpha1.PhaseWaiting
 	setCondition(b, backupv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, backupv1alpha1.ReasonWaitingForInstance, msg)
@@ -171,7 +183,8 @@ func (p *backupPass) poll(ctx context.Context) time.Duration {
 	before := b.Status.Phase
 	applyRecord(b, rec)
 	if !isTerminalPhase(b.Status.Phase) {
-		return jitter(activePollDelay(p.elapsed(), rec.Progress, p.r.durations.expected(p.key)), 0.05)
+		p.timed = true
+		return jitter(activePollDelay(p.elapsed(), p.running(rec), rec.Progress, p.r.durations.expected(p.key)), pollJitter)
 	}
 	p.finished(before, rec)
 	if b.Status.Phase != backupv1alpha1.PhaseSucceeded {
@@ -210,7 +223,7 @@ func (p *backupPass) findRecord(ctx context.Context) (dcs.Backup, bool, error) {
 // since is when the operator asked for the backup, or when DCS created it.
 func (p *backupPass) since() time.Time {
 	if t := p.b.Status.CreateRequestedAt; t != nil {
-		return t.Time
+		return p.r.starts.refine(p.b.UID, t.Time)
 	}
 	if t := p.b.Status.StartedAt; t != nil {
 		return t.Time
@@ -226,11 +239,22 @@ func (p *backupPass) elapsed() time.Duration {
 	return p.now.Sub(since)
 }
 
+// running is how long DCS has been writing the backup, in the operator's
+// time: elapsed minus the time DCS kept it queued (execution_at minus
+// created_at, both DCS times, so clock skew cancels out); 0 when unknown.
+func (p *backupPass) running(rec dcs.Backup) time.Duration {
+	if rec.ExecutionAt.IsZero() || rec.CreatedAt.IsZero() || rec.ExecutionAt.Before(rec.CreatedAt) {
+		return 0
+	}
+	return max(0, p.elapsed()-rec.ExecutionAt.Sub(rec.CreatedAt))
+}
+
 // missing handles a backup ID that DCS does not list.
 func (p *backupPass) missing() time.Duration {
 	b := p.b
 	if b.Spec.BackupID == "" && p.elapsed() < missingGrace {
 		// Just created: give DCS a moment to list it.
+		p.timed = true
 		return time.Second
 	}
 	msg := fmt.Sprintf("DCS lists no backup %s for instance %s", b.Status.BackupID, b.Spec.InstanceID)
@@ -245,6 +269,7 @@ func (p *backupPass) missing() time.Duration {
 		p.event(true, "BackupDeleted", msg)
 	}
 	p.r.turns.release(p.key, b.UID)
+	p.r.starts.forget(b.UID)
 	return 0
 }
 
@@ -252,6 +277,7 @@ func (p *backupPass) missing() time.Duration {
 func (p *backupPass) finished(before backupv1alpha1.BackupPhase, rec dcs.Backup) {
 	b := p.b
 	p.r.turns.release(p.key, b.UID)
+	p.r.starts.forget(b.UID)
 	if isTerminalPhase(before) {
 		return
 	}
@@ -281,6 +307,9 @@ func (p *backupPass) finished(before backupv1alpha1.BackupPhase, rec dcs.Backup)
 // of an instance refresh it together with one call.
 func (p *backupPass) watchFinished(ctx context.Context) time.Duration {
 	b := p.b
+	if wait := p.r.restores.startupSpread(p.key, p.now, p.r.startedAt, p.r.RestorePollInterval); wait > 0 {
+		return wait + 100*time.Millisecond
+	}
 	interval := p.r.RestorePollInterval
 	if restoreRunning(b.Status.Restores) {
 		interval = fastRestorePoll
@@ -291,11 +320,15 @@ func (p *backupPass) watchFinished(ctx context.Context) time.Duration {
 	if err != nil {
 		return p.dcsFailed(ctx, "reading the instance's restore records", err)
 	}
-	p.synced()
 	p.noteRestoreChange(restores)
 	if wait, done := p.recheckRecord(ctx); done {
 		return wait
 	}
+	// Only now are both lists known to be readable. Marking the backup
+	// synced before the record re-check reset its error backoff at every
+	// pass: a re-check failing with DCS down was retried every second, by
+	// every finished backup, with a Warning event each time.
+	p.synced()
 	if restoreRunning(b.Status.Restores) {
 		interval = fastRestorePoll
 	}
@@ -342,6 +375,7 @@ func (p *backupPass) recheckRecord(ctx context.Context) (time.Duration, bool) {
 		// only the ways a succeeded backup can end count as news.
 		return 0, false
 	}
+	p.synced()
 	before := b.Status.Phase
 	applyRecord(b, rec)
 	if before != b.Status.Phase {
@@ -356,6 +390,7 @@ func (r *DCSBackupReconciler) finalize(ctx context.Context, b *backupv1alpha1.DC
 	key := instanceKeyOf(b)
 	if !controllerutil.ContainsFinalizer(b, backupv1alpha1.Finalizer) {
 		r.turns.release(key, b.UID)
+		r.starts.forget(b.UID)
 		return ctrl.Result{}, nil
 	}
 	p := r.newPass(b)
@@ -365,6 +400,7 @@ func (r *DCSBackupReconciler) finalize(ctx context.Context, b *backupv1alpha1.DC
 		return p.commit(ctx, wait)
 	}
 	r.turns.release(key, b.UID)
+	r.starts.forget(b.UID)
 	r.failures.reset(b.UID)
 	r.records.invalidate(key)
 	return ctrl.Result{}, r.removeFinalizer(ctx, b)

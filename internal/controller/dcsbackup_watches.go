@@ -20,13 +20,16 @@ import (
 	"context"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -40,11 +43,13 @@ import (
 func (r *DCSBackupReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
 	r.turns = newTurns()
 	r.durations = newDurations()
+	r.starts = newStartTimes()
 	if r.restores == nil {
 		r.restores = newListCache[dcs.Restore]()
 	}
 	r.records = newListCache[dcs.Backup]()
 	r.failures = newFailureCounter()
+	r.startedAt = r.Clock.Now()
 
 	secretMeta := &metav1.PartialObjectMetadata{}
 	secretMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
@@ -127,12 +132,67 @@ func (w siblingWaker) wake(ctx context.Context, b *backupv1alpha1.DCSBackup, q w
 	if err := w.c.List(ctx, list, client.MatchingFields{indexInstance: string(instanceKeyOf(b))}); err != nil {
 		return
 	}
+	var candidates []*backupv1alpha1.DCSBackup
 	for i := range list.Items {
 		s := &list.Items[i]
 		if s.UID != b.UID && s.Status.BackupID == "" && !isTerminalPhase(s.Status.Phase) {
-			q.Add(reconcile.Request{NamespacedName: client.ObjectKeyFromObject(s)})
+			candidates = append(candidates, s)
 		}
 	}
+	pq, _ := q.(priorityqueue.PriorityQueue[reconcile.Request])
+	for _, s := range nextInLine(candidates) {
+		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(s)}
+		if pq == nil {
+			q.Add(req)
+			continue
+		}
+		// The hand-over is due now: the instance idles until it happens.
+		pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(priorityTimed)}, req)
+	}
+}
+
+// nextInLine picks the backups to wake when an instance comes free: the
+// oldest of those turned away waiting for it. Only one backup can take the
+// turn, and waking all of a queue of d backups at every hand-over would
+// cost d*d/2 reconciles per instance, which grows faster than the queue.
+// Backups that never asked for the turn (just created), are being deleted
+// or wait for their user (a missing Secret) are driven by their own events
+// and would not take the turn; when no other backup is waiting for it,
+// every candidate is woken, which is then cheap.
+func nextInLine(candidates []*backupv1alpha1.DCSBackup) []*backupv1alpha1.DCSBackup {
+	var next *backupv1alpha1.DCSBackup
+	for _, s := range candidates {
+		if waitingForTurn(s) && (next == nil || queuedBefore(s, next)) {
+			next = s
+		}
+	}
+	if next == nil {
+		return candidates
+	}
+	return []*backupv1alpha1.DCSBackup{next}
+}
+
+// waitingForTurn says whether a backup was turned away waiting for its
+// instance and can take the turn when woken.
+func waitingForTurn(b *backupv1alpha1.DCSBackup) bool {
+	c := meta.FindStatusCondition(b.Status.Conditions, backupv1alpha1.ConditionSucceeded)
+	if c == nil || c.Reason != backupv1alpha1.ReasonWaitingForInstance || !b.DeletionTimestamp.IsZero() {
+		return false
+	}
+	synced := meta.FindStatusCondition(b.Status.Conditions, backupv1alpha1.ConditionSynced)
+	return synced == nil || synced.Status != metav1.ConditionFalse ||
+		(synced.Reason != backupv1alpha1.ReasonCredentialsNotFound && synced.Reason != backupv1alpha1.ReasonInvalidEndpoint)
+}
+
+// queuedBefore orders backups of an instance first come, first served.
+func queuedBefore(a, b *backupv1alpha1.DCSBackup) bool {
+	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
+		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	if a.Namespace != b.Namespace {
+		return a.Namespace < b.Namespace
+	}
+	return a.Name < b.Name
 }
 
 // backupSiblings answers turn questions from the cache.

@@ -57,6 +57,8 @@ type DCSBackupScheduleReconciler struct {
 
 	restores *listCache[dcs.Restore]
 	failures *failureCounter
+	// startedAt is when the controller was set up (see startupSpread).
+	startedAt time.Time
 }
 
 // Reconcile is a short dispatcher over the steps of a schedule pass.
@@ -118,7 +120,12 @@ func (p *schedulePass) run(ctx context.Context) time.Duration {
 	p.runNow(ctx)
 	p.runDue(ctx)
 	p.freshness()
-	wait = minPositive(wait, p.watchRestores(ctx))
+	if wait == 0 {
+		// While the preflight fails (bad credentials, skewed clock), the
+		// restore list would fail the same way: the schedule then follows
+		// the preflight's growing backoff alone.
+		wait = p.watchRestores(ctx)
+	}
 	return minPositive(wait, p.untilNextSlot())
 }
 
@@ -250,6 +257,9 @@ func (p *schedulePass) watchRestores(ctx context.Context) time.Duration {
 	s := p.s
 	key := newInstanceKey(endpointKey(s.Spec.Template.Spec.Connection), s.Spec.Template.Spec.Connection.ProjectID,
 		s.Spec.Template.Spec.InstanceID)
+	if wait := p.r.restores.startupSpread(key, p.now, p.r.startedAt, p.r.RestorePollInterval); wait > 0 {
+		return wait + 100*time.Millisecond
+	}
 	interval := p.r.RestorePollInterval
 	if s.Status.LastRestore != nil && restoreRunning([]backupv1alpha1.RestoreRecord{*s.Status.LastRestore}) {
 		interval = fastRestorePoll
@@ -259,7 +269,7 @@ func (p *schedulePass) watchRestores(ctx context.Context) time.Duration {
 	})
 	if err != nil {
 		log.FromContext(ctx).V(1).Info("reading restore records", "error", err.Error())
-		return errorBackoff(1, errorBackoffBase*10, p.r.RestorePollInterval)
+		return errorBackoff(p.r.failures.inc(s.UID), errorBackoffBase*10, max(p.r.RestorePollInterval, preflightRetry))
 	}
 	if len(restores) > 0 {
 		sorted := append([]dcs.Restore(nil), restores...)

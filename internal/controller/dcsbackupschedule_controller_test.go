@@ -263,9 +263,11 @@ var _ = Describe("DCSBackupSchedule", func() {
 		env.sim.FailNextBackups(id, 3)
 		for _, token := range []string{"bad-1", "bad-2", "bad-3"} {
 			setAnnotation(s, backupv1alpha1.AnnotationRunNow, token)
+			// Wait for this run's own result: the previous run's "Failed"
+			// would satisfy a looser check before this run even started.
 			Eventually(func(g Gomega) string {
 				return scheduleCond(fetchSchedule(g, s), backupv1alpha1.ConditionLastBackupSucceeded).Message
-			}).WithTimeout(20 * time.Second).Should(ContainSubstring("Failed"))
+			}).WithTimeout(20 * time.Second).Should(And(ContainSubstring(runNowName(s.Name, token)), ContainSubstring("Failed")))
 			Eventually(func(g Gomega) []corev1.LocalObjectReference { return fetchSchedule(g, s).Status.Active }).
 				WithTimeout(10 * time.Second).Should(BeEmpty())
 		}

@@ -40,6 +40,7 @@ func (r *DCSBackupScheduleReconciler) SetupWithManager(mgr ctrl.Manager, workers
 		r.restores = newListCache[dcs.Restore]()
 	}
 	r.failures = newFailureCounter()
+	r.startedAt = r.Clock.Now()
 	secretMeta := &metav1.PartialObjectMetadata{}
 	secretMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
 

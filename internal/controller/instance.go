@@ -18,6 +18,7 @@ package controller
 
 import (
 	"context"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -133,6 +134,7 @@ func (d *durations) observe(key instanceKey, took time.Duration) {
 type listCache[T any] struct {
 	mu      sync.Mutex
 	entries map[instanceKey]listEntry[T]
+	firstAt map[instanceKey]time.Time
 	group   singleflight.Group
 }
 
@@ -142,7 +144,31 @@ type listEntry[T any] struct {
 }
 
 func newListCache[T any]() *listCache[T] {
-	return &listCache[T]{entries: map[instanceKey]listEntry[T]{}}
+	return &listCache[T]{entries: map[instanceKey]listEntry[T]{}, firstAt: map[instanceKey]time.Time{}}
+}
+
+// startupSpread returns how long to wait before the first read of an
+// instance's records after the process started. A restarted manager visits
+// every finished backup and schedule at once; reading every instance's lists
+// in that first wave would queue the running backups' polls behind hundreds
+// of calls. So during the first interval after start, the first read of each
+// instance is put off to a random moment within that interval; later reads
+// (and every read after the first interval) are not delayed.
+func (c *listCache[T]) startupSpread(key instanceKey, now, started time.Time, interval time.Duration) time.Duration {
+	if interval <= 0 || now.Sub(started) >= interval {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, read := c.entries[key]; read {
+		return 0
+	}
+	at, ok := c.firstAt[key]
+	if !ok {
+		at = started.Add(time.Duration(rand.Int64N(int64(interval)))) //nolint:gosec // load spreading, not security
+		c.firstAt[key] = at
+	}
+	return max(0, at.Sub(now))
 }
 
 // get returns the instance's records, read at most maxAge before now, and

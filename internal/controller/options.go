@@ -82,7 +82,13 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 
 // CacheOptions returns the manager cache options for WatchNamespaces.
 func (o *Options) CacheOptions() (cache.Options, error) {
-	var opts cache.Options
+	// managedFields are the largest part of a small object (a DCSBackup
+	// applied with server-side apply by a GitOps tool carries one entry per
+	// field manager) and the controllers never read them: dropping them
+	// before objects enter the informers cuts the memory a fleet of
+	// thousands of backups takes. The controllers write with merge patches
+	// computed from the cached object, which leave managedFields alone.
+	opts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
 	if len(o.WatchNamespaces) == 0 {
 		return opts, nil
 	}

@@ -21,7 +21,10 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
+
+	"k8s.io/apimachinery/pkg/types"
 )
 
 // Poll timing of running backups. A list call costs the same whether it sees
@@ -42,8 +45,16 @@ const (
 	// progress is refreshed.
 	progressPoll = 5 * time.Second
 	// pollSlack is added to an estimated finish so that the poll lands
-	// after it, not just before.
-	pollSlack = 200 * time.Millisecond
+	// after it, not just before. The estimate is timed from the create
+	// intent, written before the create call, so the poll has the call's
+	// latency as slack on top.
+	pollSlack = 100 * time.Millisecond
+	// pollJitter spreads polls of backups expected to end at the same
+	// moment (a fleet started by one schedule). It only delays, and every
+	// hundredth of the backup's duration is status lag, so it is small:
+	// the client-side rate limit, not the jitter, keeps a burst of polls
+	// within the gateway's limits.
+	pollJitter = 0.02
 )
 
 // activePollDelay returns how long to wait before polling a running backup
@@ -51,11 +62,13 @@ const (
 //
 //   - elapsed is the time since the operator asked DCS for the backup (or,
 //     for adopted backups, since DCS created it);
+//   - running is the part of elapsed since DCS started writing the backup
+//     (its execution_at), 0 when unknown;
 //   - progress is DCS's progress in percent ("42.50"), "" or "0.00" while
 //     the backup waits to start;
 //   - expected is the typical duration of a backup of this instance, 0 when
 //     unknown.
-func activePollDelay(elapsed time.Duration, progress string, expected time.Duration) time.Duration {
+func activePollDelay(elapsed, running time.Duration, progress string, expected time.Duration) time.Duration {
 	p := parseProgress(progress)
 	var d time.Duration
 	switch {
@@ -63,8 +76,17 @@ func activePollDelay(elapsed time.Duration, progress string, expected time.Durat
 		// History says when it will be done: look right after that.
 		d = expected - elapsed + pollSlack
 	case p > 0 && p < 100 && elapsed > 0:
-		// Extrapolate linearly from the progress so far.
-		remaining := time.Duration(float64(elapsed) * (100 - p) / p)
+		// Extrapolate linearly from the progress so far. Progress only
+		// moves once DCS writes the backup: the time it sat queued
+		// (status waiting) would make the estimate late by as much, so
+		// the rate is taken over the writing time when DCS tells it. That
+		// puts the second look at the first backup of an instance (no
+		// history yet) just after it ends, instead of a second later.
+		base := elapsed
+		if running > 0 && running < elapsed {
+			base = running
+		}
+		remaining := time.Duration(float64(base) * (100 - p) / p)
 		d = remaining + remaining/20 + pollSlack
 	case elapsed < firstPoll:
 		d = firstPoll - elapsed
@@ -102,6 +124,17 @@ func jitter(d time.Duration, frac float64) time.Duration {
 	return d + time.Duration(rand.Float64()*frac*float64(d)) //nolint:gosec // timing jitter, not security
 }
 
+// waitingDelay is the safety net of a backup waiting for its turn on an
+// instance (see waitingRequeue): the backup ahead wakes the next in line
+// when it ends, so this only covers a lost wake-up. It grows with the time
+// the backup has waited, so that a long queue costs a few passes per
+// backup, not one per waiting backup every 30 seconds (which grows with
+// the square of the queue), and is jittered, so that a queue created at
+// once does not wake at once.
+func waitingDelay(waited time.Duration) time.Duration {
+	return jitter(clampDuration(waited/2, waitingRequeue, maxWaitingRequeue), 0.1)
+}
+
 // errorBackoff is the wait after the n-th consecutive failure (n >= 1):
 // exponential from base, capped at limit, with jitter.
 func errorBackoff(n int, base, limit time.Duration) time.Duration {
@@ -113,4 +146,41 @@ func errorBackoff(n int, base, limit time.Duration) time.Duration {
 		d *= 2
 	}
 	return jitter(clampDuration(d, base, limit), 0.2)
+}
+
+// startTimes remembers when the operator asked DCS for each running backup,
+// to the nanosecond. The status records it too (createRequestedAt), but a
+// time in the Kubernetes API has whole seconds, and a second is a third of
+// a short backup: polls timed from it would land up to a second off, early
+// (a wasted call) or late (status lag). After a restart, the status value
+// is what there is.
+type startTimes struct {
+	mu sync.Mutex
+	m  map[types.UID]time.Time
+}
+
+func newStartTimes() *startTimes { return &startTimes{m: map[types.UID]time.Time{}} }
+
+func (s *startTimes) set(uid types.UID, t time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[uid] = t
+}
+
+// refine returns the precise start of uid if it is the one recorded, to
+// the second, as recorded.
+func (s *startTimes) refine(uid types.UID, recorded time.Time) time.Time {
+	s.mu.Lock()
+	t, ok := s.m[uid]
+	s.mu.Unlock()
+	if ok && t.Truncate(time.Second).Equal(recorded.Truncate(time.Second)) {
+		return t
+	}
+	return recorded
+}
+
+func (s *startTimes) forget(uid types.UID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, uid)
 }

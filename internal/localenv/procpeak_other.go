@@ -1,0 +1,6 @@
+//go:build !linux
+
+package localenv
+
+// ProcPeakRSS is only implemented on Linux.
+func ProcPeakRSS(int) (int64, error) { return 0, errNoProcfs }
