@@ -106,8 +106,19 @@ demo: ## Local control plane + DCS simulator + operator + samples, live until Ct
 	$(LOCALBIN)/demo $(DEMO_ARGS)
 
 .PHONY: bench
-bench: ## Benchmark the operator against the simulator (writes bench/results.json).
-	hack/bench.sh
+bench: ## Benchmark the real manager against a control plane and the simulator; writes bench/results.json (BENCH_SCALE=0.1 for a quick look, BENCH_ARGS=--help).
+	go build -o $(LOCALBIN)/bench ./hack/bench
+	$(LOCALBIN)/bench $(BENCH_ARGS)
+
+# Chaos knobs: `make chaos CHAOS_ARGS=-run=TestChaos/kills`, the scale
+# variables of test/chaos/scale_test.go (CHAOS_BACKUPS=... make chaos), and
+# CHAOS_SCALE=reduced for the run `make test` does.
+CHAOS_SCALE ?= full
+CHAOS_ARGS ?=
+
+.PHONY: chaos
+chaos: envtest ## Full chaos run: manager SIGKILLs, leader failover and cloud faults, real processes (test/chaos).
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" CHAOS_SCALE=$(CHAOS_SCALE) go test -count=1 -v -timeout 90m ./test/chaos/ $(CHAOS_ARGS)
 
 # docker-build needs a Docker engine, which the development machines of this
 # project do not have; the Dockerfile's go build line is tested in `make test`.
