@@ -3,7 +3,8 @@ package main
 import (
 	"fmt"
 	"io"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -177,31 +178,19 @@ func idleRows(i *idleResult) []row {
 	}
 }
 
-func opsPerBackup(m map[string]float64) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %.2f", k, m[k]))
-	}
-	return strings.Join(parts, ", ")
-}
+func opsPerBackup(m map[string]float64) string { return joinByKey(m, "%s %.2f") }
 
-func opsCount(m map[string]int) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	parts := make([]string, 0, len(keys))
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
-	}
-	if len(parts) == 0 {
+func opsCount(m map[string]int) string { return joinByKey(m, "%s %d") }
+
+// joinByKey lists a map's entries sorted by key, each formatted with format
+// (key, value), or "none".
+func joinByKey[V any](m map[string]V, format string) string {
+	if len(m) == 0 {
 		return "none"
+	}
+	parts := make([]string, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		parts = append(parts, fmt.Sprintf(format, k, m[k]))
 	}
 	return strings.Join(parts, ", ")
 }
