@@ -2,49 +2,34 @@ package dcs
 
 import (
 	"bufio"
-	"encoding/json"
 	"errors"
 	"net/http"
-	"os"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/dcs-operator/dcs-backup-operator/internal/dcs/dcstest"
 )
 
-// signingVector is one entry of testdata/signing-vectors.json, a copy of
-// ../shared/dcs-api/signing-vectors.json (SPEC.md 7).
-type signingVector struct {
-	Name          string            `json:"name"`
-	AccessKey     string            `json:"access_key"`
-	SecretKey     string            `json:"secret_key"`
-	SecurityToken string            `json:"security_token"`
-	Method        string            `json:"method"`
-	Host          string            `json:"host"`
-	RequestURI    string            `json:"request_uri"`
-	Headers       map[string]string `json:"headers"`
-	Body          string            `json:"body"`
-	Authorization string            `json:"authorization"`
-}
+// signingVector is one request signed by the official SDK (SPEC.md 7).
+type signingVector dcstest.SigningVector
 
 func loadSigningVectors(t testing.TB) []signingVector {
 	t.Helper()
-	raw, err := os.ReadFile("testdata/signing-vectors.json")
+	algorithm, vectors, err := dcstest.SigningVectors()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var file struct {
-		Algorithm string          `json:"algorithm"`
-		Vectors   []signingVector `json:"vectors"`
+	if algorithm != SignAlgorithm || len(vectors) != 7 {
+		t.Fatalf("unexpected vector file: algorithm %q, %d vectors", algorithm, len(vectors))
 	}
-	if err := json.Unmarshal(raw, &file); err != nil {
-		t.Fatal(err)
+	out := make([]signingVector, len(vectors))
+	for i, v := range vectors {
+		out[i] = signingVector(v)
 	}
-	if file.Algorithm != SignAlgorithm || len(file.Vectors) != 7 {
-		t.Fatalf("unexpected vector file: algorithm %q, %d vectors", file.Algorithm, len(file.Vectors))
-	}
-	return file.Vectors
+	return out
 }
 
 func (v signingVector) date(t testing.TB) time.Time {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
+	"github.com/dcs-operator/dcs-backup-operator/internal/dcs/dcstest"
 )
 
 func TestBadRequests(t *testing.T) {
@@ -182,33 +182,20 @@ func TestWireFormatV1AndOthers(t *testing.T) {
 	}
 }
 
-// signingVector mirrors ../testdata/signing-vectors.json (SPEC.md 7).
-type signingVector struct {
-	Name          string            `json:"name"`
-	AccessKey     string            `json:"access_key"`
-	SecretKey     string            `json:"secret_key"`
-	SecurityToken string            `json:"security_token"`
-	Method        string            `json:"method"`
-	Host          string            `json:"host"`
-	RequestURI    string            `json:"request_uri"`
-	Headers       map[string]string `json:"headers"`
-	Body          string            `json:"body"`
-	Authorization string            `json:"authorization"`
-}
+// signingVector is one request signed by the official SDK (SPEC.md 7).
+type signingVector dcstest.SigningVector
 
 func loadVectors(t *testing.T) []signingVector {
 	t.Helper()
-	raw, err := os.ReadFile("../testdata/signing-vectors.json")
-	if err != nil {
-		t.Fatal(err)
+	_, vectors, err := dcstest.SigningVectors()
+	if err != nil || len(vectors) != 7 {
+		t.Fatalf("vectors: %d, %v", len(vectors), err)
 	}
-	var f struct {
-		Vectors []signingVector `json:"vectors"`
+	out := make([]signingVector, len(vectors))
+	for i, v := range vectors {
+		out[i] = signingVector(v)
 	}
-	if err := json.Unmarshal(raw, &f); err != nil || len(f.Vectors) != 7 {
-		t.Fatalf("vectors: %v", err)
-	}
-	return f.Vectors
+	return out
 }
 
 // request builds the request as the server receives it.
