@@ -212,6 +212,10 @@ func (p *backupPass) initConditions() {
 
 // commit writes the status if it changed, then emits the pass's events.
 func (p *backupPass) commit(ctx context.Context, requeue time.Duration) (ctrl.Result, error) {
+	if c := meta.FindStatusCondition(p.b.Status.Conditions, backupv1alpha1.ConditionSynced); c != nil &&
+		c.Status == metav1.ConditionTrue {
+		p.r.failures.reset(p.b.UID)
+	}
 	if !equality.Semantic.DeepEqual(p.orig.Status, p.b.Status) {
 		// Optimistic locking: a pass that started from a stale cache must
 		// not write its view over a newer one (a merge patch replaces the
@@ -242,8 +246,11 @@ func (p *backupPass) commit(ctx context.Context, requeue time.Duration) (ctrl.Re
 }
 
 // synced records a working conversation with DCS.
+//
+// The error backoff is not reset here but when the pass ends synced (see
+// commit): a pass whose first request works and whose second fails (the
+// recovery list, then the create) must still back off.
 func (p *backupPass) synced() {
-	p.r.failures.reset(p.b.UID)
 	setCondition(p.b, backupv1alpha1.ConditionSynced, metav1.ConditionTrue, backupv1alpha1.ReasonSynced,
 		"the last request to DCS succeeded")
 }
