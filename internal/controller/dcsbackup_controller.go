@@ -162,8 +162,7 @@ func (r *DCSBackupReconciler) newPass(b *backupv1alpha1.DCSBackup) *backupPass {
 }
 
 func instanceKeyOf(b *backupv1alpha1.DCSBackup) instanceKey {
-	conn := b.Spec.Connection
-	return newInstanceKey(endpointKey(conn), conn.ProjectID, b.Spec.InstanceID)
+	return instanceKeyFor(b.Spec.DCSBackupTemplateSpec)
 }
 
 func (p *backupPass) event(warning bool, reason, note string) {

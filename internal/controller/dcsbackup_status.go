@@ -259,7 +259,9 @@ func restoredCondition(r dcs.Restore) (metav1.ConditionStatus, string, string) {
 			orDefault(r.Progress, "0"))
 }
 
-func restoreRunning(rs []backupv1alpha1.RestoreRecord) bool {
+// restoreRunning says whether a restore (the latest of a list, newest
+// first) has not finished yet.
+func restoreRunning(rs ...backupv1alpha1.RestoreRecord) bool {
 	return len(rs) > 0 && rs[0].Status != string(dcs.RestoreSucceeded) && rs[0].Status != string(dcs.RestoreFailed)
 }
 

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -311,7 +312,7 @@ func (p *backupPass) watchFinished(ctx context.Context) time.Duration {
 		return wait + 100*time.Millisecond
 	}
 	interval := p.r.RestorePollInterval
-	if restoreRunning(b.Status.Restores) {
+	if restoreRunning(b.Status.Restores...) {
 		interval = fastRestorePoll
 	}
 	restores, at, err := p.r.restores.get(ctx, p.key, p.now, interval, func(ctx context.Context) ([]dcs.Restore, error) {
@@ -329,7 +330,7 @@ func (p *backupPass) watchFinished(ctx context.Context) time.Duration {
 	// pass: a re-check failing with DCS down was retried every second, by
 	// every finished backup, with a Warning event each time.
 	p.synced()
-	if restoreRunning(b.Status.Restores) {
+	if restoreRunning(b.Status.Restores...) {
 		interval = fastRestorePoll
 	}
 	next := at.Add(interval).Sub(p.now)
@@ -348,12 +349,12 @@ func (p *backupPass) noteRestoreChange(restores []dcs.Restore) {
 	p.event(after.Status == metav1.ConditionFalse, after.Reason, after.Message)
 }
 
+// restoredState is a copy of the Restored condition, to compare before and
+// after the restore records are applied.
 func restoredState(b *backupv1alpha1.DCSBackup) *metav1.Condition {
-	for i := range b.Status.Conditions {
-		if b.Status.Conditions[i].Type == backupv1alpha1.ConditionRestored {
-			c := b.Status.Conditions[i]
-			return &c
-		}
+	if c := meta.FindStatusCondition(b.Status.Conditions, backupv1alpha1.ConditionRestored); c != nil {
+		cp := *c
+		return &cp
 	}
 	return nil
 }

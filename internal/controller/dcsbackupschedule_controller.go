@@ -255,13 +255,12 @@ func (p *schedulePass) watchRestores(ctx context.Context) time.Duration {
 		return 0
 	}
 	s := p.s
-	key := newInstanceKey(endpointKey(s.Spec.Template.Spec.Connection), s.Spec.Template.Spec.Connection.ProjectID,
-		s.Spec.Template.Spec.InstanceID)
+	key := instanceKeyFor(s.Spec.Template.Spec)
 	if wait := p.r.restores.startupSpread(key, p.now, p.r.startedAt, p.r.RestorePollInterval); wait > 0 {
 		return wait + 100*time.Millisecond
 	}
 	interval := p.r.RestorePollInterval
-	if s.Status.LastRestore != nil && restoreRunning([]backupv1alpha1.RestoreRecord{*s.Status.LastRestore}) {
+	if s.Status.LastRestore != nil && restoreRunning(*s.Status.LastRestore) {
 		interval = fastRestorePoll
 	}
 	restores, at, err := p.r.restores.get(ctx, key, p.now, interval, func(ctx context.Context) ([]dcs.Restore, error) {
@@ -283,19 +282,10 @@ func (p *schedulePass) watchRestores(ctx context.Context) time.Duration {
 		}
 		s.Status.LastRestore = &latest
 	}
-	if s.Status.LastRestore != nil && restoreRunning([]backupv1alpha1.RestoreRecord{*s.Status.LastRestore}) {
+	if s.Status.LastRestore != nil && restoreRunning(*s.Status.LastRestore) {
 		interval = fastRestorePoll
 	}
 	return clampDuration(at.Add(interval).Sub(p.now), minPoll, interval) + 100*time.Millisecond
-}
-
-// endpointKey is the endpoint part of an instance key (see instanceKeyOf).
-func endpointKey(conn backupv1alpha1.Connection) string {
-	ep, err := ResolveEndpoint(conn, true)
-	if err != nil {
-		return conn.Endpoint
-	}
-	return ep
 }
 
 func ptrValue[T any](p *T) T {

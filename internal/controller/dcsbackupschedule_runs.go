@@ -27,6 +27,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -120,10 +121,8 @@ func (p *schedulePass) lastRunResult(latest *backupv1alpha1.DCSBackup) {
 }
 
 func succeededMessage(b *backupv1alpha1.DCSBackup) string {
-	for _, c := range b.Status.Conditions {
-		if c.Type == backupv1alpha1.ConditionSucceeded {
-			return c.Message
-		}
+	if c := meta.FindStatusCondition(b.Status.Conditions, backupv1alpha1.ConditionSucceeded); c != nil {
+		return c.Message
 	}
 	return ""
 }

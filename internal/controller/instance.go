@@ -24,14 +24,24 @@ import (
 
 	"golang.org/x/sync/singleflight"
 	"k8s.io/apimachinery/pkg/types"
+
+	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 )
 
 // instanceKey identifies one DCS instance across resources: the same
 // instance ID behind another endpoint or project is another instance.
 type instanceKey string
 
-func newInstanceKey(endpoint, projectID, instanceID string) instanceKey {
-	return instanceKey(endpoint + "|" + projectID + "|" + instanceID)
+// instanceKeyFor is the instance a backup spec (or a schedule's template)
+// names. An endpoint the operator refuses (plain http) still makes a key: the
+// key groups resources, and the connector reports the refusal.
+func instanceKeyFor(spec backupv1alpha1.DCSBackupTemplateSpec) instanceKey {
+	conn := spec.Connection
+	endpoint, err := ResolveEndpoint(conn, true)
+	if err != nil {
+		endpoint = conn.Endpoint
+	}
+	return instanceKey(endpoint + "|" + conn.ProjectID + "|" + spec.InstanceID)
 }
 
 // turns serialises backups per DCS instance: DCS runs one operation per
