@@ -19,6 +19,7 @@ package controller
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
@@ -147,4 +148,36 @@ func (o *observedAPI) ShowInstance(ctx context.Context, instanceID string) (dcs.
 	inst, err := o.api.ShowInstance(ctx, instanceID)
 	o.observe("show_instance", err)
 	return inst, err
+}
+
+func (o *observedAPI) ListInstances(ctx context.Context, opts dcs.ListInstancesOptions) ([]dcs.Instance, error) {
+	items, err := o.api.ListInstances(ctx, opts)
+	o.observe("list_instances", err)
+	return items, err
+}
+
+func (o *observedAPI) ListBackupFileLinks(ctx context.Context, instanceID, backupID string,
+	expiration time.Duration,
+) (dcs.BackupFiles, error) {
+	files, err := o.api.ListBackupFileLinks(ctx, instanceID, backupID, expiration)
+	o.observe("list_backup_file_links", err)
+	return files, err
+}
+
+func (o *observedAPI) CreateImportTask(ctx context.Context, req dcs.ImportTaskRequest) (dcs.ImportTask, error) {
+	task, err := o.api.CreateImportTask(ctx, req)
+	o.observe("create_import_task", err)
+	return task, err
+}
+
+func (o *observedAPI) ShowImportTask(ctx context.Context, taskID string) (dcs.ImportTask, error) {
+	task, err := o.api.ShowImportTask(ctx, taskID)
+	o.observe("show_import_task", err)
+	return task, err
+}
+
+func (o *observedAPI) ListImportTasks(ctx context.Context, opts dcs.ListImportTasksOptions) ([]dcs.ImportTask, error) {
+	items, err := o.api.ListImportTasks(ctx, opts)
+	o.observe("list_import_tasks", err)
+	return items, err
 }

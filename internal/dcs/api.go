@@ -8,6 +8,7 @@ package dcs
 
 import (
 	"context"
+	"strings"
 	"time"
 )
 
@@ -32,6 +33,26 @@ type API interface {
 	RestoreBackup(ctx context.Context, instanceID, backupID, remark string) (restoreID string, err error)
 	// ShowInstance reads the instance (status, cache mode) for preflight checks.
 	ShowInstance(ctx context.Context, instanceID string) (Instance, error)
+	// ListInstances returns every instance of the project that matches
+	// opts (GET /v2/{project_id}/instances), paging until a short page. The
+	// list has no cache_mode: see Instance.SingleNode.
+	ListInstances(ctx context.Context, opts ListInstancesOptions) ([]Instance, error)
+	// ListBackupFileLinks asks for presigned download links of a backup's
+	// files, valid for expiration (5 min to 24 h). Every call issues new
+	// links; BackupFiles.ExpiresAt says when to ask again.
+	ListBackupFileLinks(ctx context.Context, instanceID, backupID string, expiration time.Duration) (BackupFiles, error)
+	// CreateImportTask starts a backup import into another instance
+	// (POST /v2/{project_id}/migration-task). Like a backup create it is not
+	// idempotent: carry a token in the name or description and look for it
+	// with ListImportTasks after a lost answer.
+	CreateImportTask(ctx context.Context, req ImportTaskRequest) (ImportTask, error)
+	// ShowImportTask reads one import task. A task that is gone classifies
+	// as ClassNotFound (400 DCS.4133).
+	ShowImportTask(ctx context.Context, taskID string) (ImportTask, error)
+	// ListImportTasks returns every migration task whose name matches
+	// opts.Name the way DCS matches it (not documented: compare names
+	// yourself).
+	ListImportTasks(ctx context.Context, opts ListImportTasksOptions) ([]ImportTask, error)
 }
 
 // APIVersion selects the API generation: the recommended v2 paths or the
@@ -145,15 +166,63 @@ type Restore struct {
 	UpdatedAt    time.Time
 }
 
-// Instance is the part of ShowInstance the operator reads (SPEC.md 2.7).
+// Instance is the part of ShowInstance and of the instance list the
+// operator reads (SPEC.md 2.7, 16). Fields a source does not send are zero.
 type Instance struct {
 	ID   string
 	Name string
-	// Status is RUNNING, RESTORING, CREATING, ERROR, ...
+	// Status is RUNNING, RESTORING, CREATING, ERROR, ... (upper case).
 	Status string
 	// CacheMode is single, ha, ha_rw_split, proxy or cluster. Single-node
-	// instances cannot be backed up.
+	// instances cannot be backed up. ShowInstance only: the list has no
+	// cache_mode (SPEC.md 16), use SingleNode.
 	CacheMode     string
 	Engine        string
 	EngineVersion string
+	// SpecCode is the flavour, e.g. redis.ha.xu1.tiny.r2.128.
+	SpecCode string
+	// Capacity is the memory size in GB as DCS reports it (0 for the
+	// sub-GB flavours, whose size is in capacity_minor).
+	Capacity int64
+	// ShardingCount is the number of shards of a cluster (ShowInstance
+	// only; 0 when not sent).
+	ShardingCount int
+	// IP is the instance address; a cluster lists one per shard,
+	// comma-separated (SPEC.md 16).
+	IP   string
+	Port int
+	// Description is the instance's description.
+	Description string
+	// Tags are the instance's tags; nil when the answer had none.
+	Tags      map[string]string
+	CreatedAt time.Time
+}
+
+// SingleNode reports whether the instance is single-node, which DCS
+// cannot back up or restore. It trusts CacheMode (ShowInstance); without
+// it (the list) it reads the hint in SpecCode, e.g.
+// redis.single.xu1.tiny.128 (SPEC.md 16, [I]).
+func (i Instance) SingleNode() bool {
+	if i.CacheMode != "" {
+		return i.CacheMode == "single"
+	}
+	return strings.Contains("."+strings.ToLower(i.SpecCode)+".", ".single.")
+}
+
+// ListInstancesOptions narrows ListInstances. Zero fields are left out of
+// the query.
+type ListInstancesOptions struct {
+	// Tags keep the instances that carry every one of these tags (sent as
+	// tags=k=v,k2=v2; SPEC.md 16 does not say whether several pairs mean
+	// AND or OR, [I] AND). Keys and values cannot contain ',', keys no '='.
+	Tags map[string]string
+	// Name is a fuzzy match on the name, or an exact one with NameExact
+	// (name_equal=true).
+	Name      string
+	NameExact bool
+	// Status keeps the instances in this status (RUNNING, ...).
+	Status string
+	// PageSize is the limit per request; 0 means 1000, the documented
+	// maximum (the API's own default is 10).
+	PageSize int
 }

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Operation names used in errors.
@@ -22,6 +23,12 @@ const (
 	OpDeleteBackup  = "delete backup"
 	OpRestoreBackup = "restore backup"
 	OpShowInstance  = "show instance"
+
+	OpListInstances       = "list instances"
+	OpListBackupFileLinks = "list backup file links"
+	OpCreateImportTask    = "create import task"
+	OpShowImportTask      = "show import task"
+	OpListImportTasks     = "list import tasks"
 )
 
 const (
@@ -33,6 +40,12 @@ const (
 	maxPages = 10000
 	// queryTimeLayout is the yyyyMMddHHmmss UTC format of begin/end times.
 	queryTimeLayout = "20060102150405"
+
+	// Path segments and query parameters used by several calls.
+	segBackups  = "backups"
+	paramLimit  = "limit"
+	paramOffset = "offset"
+	jsonTrue    = "true"
 
 	contentTypeJSON     = "application/json"
 	contentTypeJSONUTF8 = "application/json;charset=UTF-8"
@@ -72,12 +85,22 @@ func (c *Client) APIVersion() APIVersion { return c.cfg.APIVersion }
 
 // request is one HTTP exchange of an operation.
 type request struct {
-	op         string
-	method     string
-	segments   []string // after /{version}/{project_id}/
+	op     string
+	method string
+	// segments follow /{version}/{project_id}/instances/{instanceID}/, or
+	// /{version}/{project_id}/ for a project-level request.
+	segments     []string
+	projectLevel bool
+	// v2Only requests use the v2 path even on a V1 client: instances list,
+	// backup file links and migration tasks have no v1.0 form, and v2 is on
+	// the same host (SPEC.md 1, 3: "use v2 on both clouds").
+	v2Only     bool
 	query      map[string][]string
 	body       any // JSON-encoded when not nil
 	instanceID string
+	// secrets are values of this request (a Redis password) that must not
+	// come back in an error, whatever the server echoes.
+	secrets []string
 }
 
 // response is a successful (2xx) answer.
@@ -95,6 +118,9 @@ func (c *Client) CreateBackup(ctx context.Context, instanceID string, req Create
 		Remark       string `json:"remark,omitempty"`
 		BackupFormat string `json:"backup_format,omitempty"`
 	}
+	if err := validateRemark(req.Remark); err != nil {
+		return "", argError(OpCreateBackup, err)
+	}
 	b := body{Remark: req.Remark}
 	switch req.Format {
 	case "", FormatRDB, FormatAOF:
@@ -105,7 +131,7 @@ func (c *Client) CreateBackup(ctx context.Context, instanceID string, req Create
 		b.BackupFormat = string(req.Format)
 	}
 	resp, err := c.do(ctx, request{op: OpCreateBackup, method: http.MethodPost,
-		instanceID: instanceID, segments: []string{"backups"}, body: b})
+		instanceID: instanceID, segments: []string{segBackups}, body: b})
 	if err != nil {
 		return "", err
 	}
@@ -116,9 +142,19 @@ func (c *Client) CreateBackup(ctx context.Context, instanceID string, req Create
 	return id, nil
 }
 
-// RestoreBackup restores the instance from backupID (SPEC.md 2.4).
+// RestoreBackup restores the instance from backupID (SPEC.md 2.4, 13).
+// DCS answers 400 DCS.4087 for a backup that is not succeed (terminal,
+// IsBackupNotRestorable), DCS.4095 for a single-node instance
+// (ClassUnsupported), and busy codes (DCS.4096 backuping, DCS.4097
+// restoring, DCS.4049 not RUNNING, DCS.4017 another job such as an
+// import) while the instance runs something else (ClassBusy). The restore
+// targets the instance in the path; restoring into another instance is
+// CreateImportTask.
 func (c *Client) RestoreBackup(ctx context.Context, instanceID, backupID, remark string) (string, error) {
 	if err := validatePathSegment("backup id", backupID); err != nil {
+		return "", argError(OpRestoreBackup, err)
+	}
+	if err := validateRemark(remark); err != nil {
 		return "", argError(OpRestoreBackup, err)
 	}
 	type body struct {
@@ -137,6 +173,23 @@ func (c *Client) RestoreBackup(ctx context.Context, instanceID, backupID, remark
 	return id, nil
 }
 
+// MaxRemarkLength is the longest remark of a backup or a restore, in
+// characters: DCS answers 400 DCS.4098 "The value of the remark parameter
+// must be 0 to 128 characters in length." (SPEC.md 13).
+const MaxRemarkLength = 128
+
+// validateRemark refuses a remark DCS would refuse with DCS.4098, without
+// sending it. The console counts bytes, the error text characters
+// (SPEC.md 13): the client refuses what is too long either way (over 128
+// characters) and leaves a remark of at most 128 characters but more than
+// 128 bytes to DCS.
+func validateRemark(remark string) error {
+	if n := utf8.RuneCountInString(remark); n > MaxRemarkLength {
+		return fmt.Errorf("%w: remark has %d characters, DCS allows %d (DCS.4098)", ErrInvalidArgument, n, MaxRemarkLength)
+	}
+	return nil
+}
+
 // DeleteBackup deletes a backup file (SPEC.md 2.3): v2 answers 204, v1.0
 // 200 {"message":""}; any 2xx is success. Use IsBackupGone on the error to
 // treat "already deleted" as done.
@@ -145,7 +198,7 @@ func (c *Client) DeleteBackup(ctx context.Context, instanceID, backupID string) 
 		return argError(OpDeleteBackup, err)
 	}
 	_, err := c.do(ctx, request{op: OpDeleteBackup, method: http.MethodDelete,
-		instanceID: instanceID, segments: []string{"backups", backupID}})
+		instanceID: instanceID, segments: []string{segBackups, backupID}})
 	return err
 }
 
@@ -165,7 +218,7 @@ func (c *Client) ShowInstance(ctx context.Context, instanceID string) (Instance,
 
 // ListBackups returns every backup record matching opts (SPEC.md 2.2, 3).
 func (c *Client) ListBackups(ctx context.Context, instanceID string, opts ListOptions) ([]Backup, error) {
-	return listRecords(ctx, c, OpListBackups, instanceID, "backups", opts, decodeBackupList,
+	return listRecords(ctx, c, OpListBackups, instanceID, segBackups, opts, decodeBackupList,
 		func(b Backup) string { return b.ID })
 }
 
@@ -175,27 +228,33 @@ func (c *Client) ListRestores(ctx context.Context, instanceID string, opts ListO
 		func(r Restore) string { return r.ID })
 }
 
-// listRecords collects every page. Records are de-duplicated by id: with
-// an undocumented order (SPEC.md 2.2), a record created while paging can
-// shift an older one onto the next page.
+// listRecords collects every page of an instance's records.
 func listRecords[T any](ctx context.Context, c *Client, op, instanceID, resource string, opts ListOptions,
 	decode func([]byte) ([]T, int64, error), id func(T) string,
 ) ([]T, error) {
 	var out []T
+	err := c.listAll(ctx, op, instanceID, resource, opts, collect(&out, decode, id))
+	return out, err
+}
+
+// collect returns a page decoder that appends each page's records to out.
+// Records are de-duplicated by id: with an undocumented order (SPEC.md
+// 2.2), a record created while paging can shift an older one onto the
+// next page.
+func collect[T any](out *[]T, decode func([]byte) ([]T, int64, error), id func(T) string) pageDecoder {
 	seen := map[string]bool{}
-	err := c.listAll(ctx, op, instanceID, resource, opts, func(body []byte) (pageInfo, error) {
+	return func(body []byte) (pageInfo, error) {
 		page, total, err := decode(body)
 		info := pageInfo{n: len(page), total: total}
 		for _, r := range page {
 			if k := id(r); k == "" || !seen[k] {
 				seen[k] = true
-				out = append(out, r)
+				*out = append(*out, r)
 				info.fresh++
 			}
 		}
 		return info, err
-	})
-	return out, err
+	}
 }
 
 // pageInfo describes a decoded page: its length, how many of its records
@@ -216,10 +275,45 @@ func (c *Client) listAll(ctx context.Context, op, instanceID, resource string, o
 	if limit <= 0 || limit > MaxPageSize {
 		limit = DefaultPageSize
 	}
+	base := request{op: op, method: http.MethodGet, instanceID: instanceID, segments: []string{resource}}
+	return c.pages(ctx, base, pager{limit: limit, shortPageEnds: true},
+		func(offset int) map[string][]string { return c.pageQuery(offset, limit, opts) }, decode)
+}
+
+// pager says when a paging loop ends.
+type pager struct {
+	limit int
+	// shortPageEnds stops on a page shorter than limit even when the total
+	// says more records exist. Without it a short page only ends the loop
+	// when the answer has no total (a server that caps the page size below
+	// limit is then still paged through).
+	shortPageEnds bool
+}
+
+// done reports whether the loop ends after a page, offset being the
+// number of records read so far. An empty page or a page with nothing new
+// always ends it, so that no server can make it loop.
+func (p pager) done(page pageInfo, offset int) bool {
+	switch {
+	case page.n == 0 || page.fresh == 0:
+		return true
+	case page.total != totalUnknown && int64(offset) >= page.total:
+		return true
+	case page.n < p.limit:
+		return p.shortPageEnds || page.total == totalUnknown
+	default:
+		return false
+	}
+}
+
+// pages requests base with query(offset) until p says it is done, at most
+// maxPages times. A 204 or an empty body means no (more) records.
+func (c *Client) pages(ctx context.Context, base request, p pager, query func(offset int) map[string][]string, decode pageDecoder) error {
 	offset := 0
 	for range maxPages {
-		resp, err := c.do(ctx, request{op: op, method: http.MethodGet, instanceID: instanceID,
-			segments: []string{resource}, query: c.pageQuery(offset, limit, opts)})
+		r := base
+		r.query = query(offset)
+		resp, err := c.do(ctx, r)
 		if err != nil {
 			return err
 		}
@@ -228,26 +322,26 @@ func (c *Client) listAll(ctx context.Context, op, instanceID, resource string, o
 		}
 		page, err := decode(resp.body)
 		if err != nil {
-			return c.decodeFailure(op, resp, err)
+			return c.decodeFailure(base.op, resp, err)
 		}
 		offset += page.n
-		if page.n < limit || page.fresh == 0 || (page.total != totalUnknown && int64(offset) >= page.total) {
+		if p.done(page, offset) {
 			return nil
 		}
 	}
-	return &Error{Operation: op, Err: fmt.Errorf("%w: gave up after %d pages", ErrTooManyPages, maxPages)}
+	return &Error{Operation: base.op, Err: fmt.Errorf("%w: gave up after %d pages", ErrTooManyPages, maxPages)}
 }
 
 // pageQuery builds the list query: v2 offset (0-based) and snake_case
 // times; v1.0 start (1-based) and camelCase times (SPEC.md 2.2, 3).
 func (c *Client) pageQuery(offset, limit int, opts ListOptions) map[string][]string {
-	q := map[string][]string{"limit": {strconv.Itoa(limit)}}
+	q := map[string][]string{paramLimit: {strconv.Itoa(limit)}}
 	begin, end := "begin_time", "end_time"
 	if c.cfg.APIVersion == V1 {
 		q["start"] = []string{strconv.Itoa(offset + 1)}
 		begin, end = "beginTime", "endTime"
 	} else {
-		q["offset"] = []string{strconv.Itoa(offset)}
+		q[paramOffset] = []string{strconv.Itoa(offset)}
 	}
 	if !opts.Begin.IsZero() {
 		q[begin] = []string{opts.Begin.UTC().Format(queryTimeLayout)}
@@ -269,13 +363,15 @@ func (c *Client) decodeFailure(op string, resp response, err error) error {
 // do performs one signed exchange under the per-call timeout. Only 2xx
 // answers return without error.
 func (c *Client) do(parent context.Context, r request) (response, error) {
-	if err := validatePathSegment("instance id", r.instanceID); err != nil {
-		return response{}, argError(r.op, err)
+	if !r.projectLevel {
+		if err := validatePathSegment("instance id", r.instanceID); err != nil {
+			return response{}, argError(r.op, err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(parent, c.cfg.Timeout)
 	defer cancel()
 	if err := c.cfg.Limiter.Wait(ctx, c.endpoint.String(), c.cfg.ProjectID); err != nil {
-		return response{}, c.transportError(parent, ctx, r.op, fmt.Errorf("%w: %w", ErrRateLimited, err))
+		return response{}, c.transportError(parent, ctx, r, fmt.Errorf("%w: %w", ErrRateLimited, err))
 	}
 	req, err := c.newRequest(ctx, r)
 	if err != nil {
@@ -283,16 +379,16 @@ func (c *Client) do(parent context.Context, r request) (response, error) {
 	}
 	httpResp, err := c.cfg.HTTPClient.Do(req)
 	if err != nil {
-		return response{}, c.transportError(parent, ctx, r.op, err)
+		return response{}, c.transportError(parent, ctx, r, err)
 	}
 	defer func() { _ = httpResp.Body.Close() }()
 	body, err := io.ReadAll(io.LimitReader(httpResp.Body, maxBodyBytes))
 	if err != nil {
-		return response{}, c.transportError(parent, ctx, r.op, err)
+		return response{}, c.transportError(parent, ctx, r, err)
 	}
 	resp := response{status: httpResp.StatusCode, body: body, requestID: httpResp.Header.Get(HeaderRequestID)}
 	if httpResp.StatusCode < 200 || httpResp.StatusCode > 299 {
-		return resp, c.httpError(r.op, httpResp, body)
+		return resp, c.httpError(r, httpResp, body)
 	}
 	return resp, nil
 }
@@ -336,11 +432,14 @@ func (c *Client) newRequest(ctx context.Context, r request) (*http.Request, erro
 
 func (c *Client) path(r request) string {
 	version := "v2"
-	if c.cfg.APIVersion == V1 {
+	if c.cfg.APIVersion == V1 && !r.v2Only {
 		version = "v1.0"
 	}
-	parts := append([]string{"", version, c.cfg.ProjectID, "instances", r.instanceID}, r.segments...)
-	return strings.Join(parts, "/")
+	parts := []string{"", version, c.cfg.ProjectID}
+	if !r.projectLevel {
+		parts = append(parts, "instances", r.instanceID)
+	}
+	return strings.Join(append(parts, r.segments...), "/")
 }
 
 func encodeBody(v any) ([]byte, error) {
@@ -359,23 +458,30 @@ func encodeBody(v any) ([]byte, error) {
 // transportError wraps a failure without an HTTP answer. If the caller's
 // context ended, that is what the error says (ClassCanceled); if only the
 // per-call timeout expired, it wraps ErrTimeout (ClassTransient).
-func (c *Client) transportError(parent, ctx context.Context, op string, err error) error {
+func (c *Client) transportError(parent, ctx context.Context, r request, err error) error {
+	secrets := c.secrets(r)
 	switch {
 	case parent.Err() != nil:
-		err = fmt.Errorf("%w (%w)", context.Cause(parent), scrubError(err, c.cfg.Credentials))
+		err = fmt.Errorf("%w (%w)", context.Cause(parent), scrubError(err, secrets))
 	case ctx.Err() != nil:
-		err = fmt.Errorf("%w after %s: %w", ErrTimeout, c.cfg.Timeout, scrubError(err, c.cfg.Credentials))
+		err = fmt.Errorf("%w after %s: %w", ErrTimeout, c.cfg.Timeout, scrubError(err, secrets))
 	default:
-		err = scrubError(err, c.cfg.Credentials)
+		err = scrubError(err, secrets)
 	}
-	return &Error{Operation: op, Err: err}
+	return &Error{Operation: r.op, Err: err}
+}
+
+// secrets are the values no error of r may carry: the secret key, the
+// token and the request's own secrets.
+func (c *Client) secrets(r request) []string {
+	return append([]string{c.cfg.Credentials.SecretKey, c.cfg.Credentials.SecurityToken}, r.secrets...)
 }
 
 // httpError builds the *Error of a non-2xx answer.
-func (c *Client) httpError(op string, resp *http.Response, body []byte) error {
+func (c *Client) httpError(r request, resp *http.Response, body []byte) error {
 	eb := parseErrorBody(body)
 	e := &Error{
-		Operation:  op,
+		Operation:  r.op,
 		StatusCode: resp.StatusCode,
 		Code:       eb.Code,
 		Message:    eb.Message,
@@ -388,28 +494,33 @@ func (c *Client) httpError(op string, resp *http.Response, body []byte) error {
 	if e.Message == "" && e.Code == "" {
 		e.Message = http.StatusText(resp.StatusCode)
 	}
-	e.Code = scrub(e.Code, c.cfg.Credentials)
-	e.Message = scrub(e.Message, c.cfg.Credentials)
-	e.RequestID = scrub(e.RequestID, c.cfg.Credentials)
+	secrets := c.secrets(r)
+	e.Code = scrub(e.Code, secrets)
+	e.Message = scrub(e.Message, secrets)
+	e.RequestID = scrub(e.RequestID, secrets)
 	return e
 }
 
-// scrub removes the secret key and token from text that came from the
-// server. The gateway never echoes them, but an error message that did
-// would end up in a condition, so the client does not trust it.
-func scrub(s string, cr Credentials) string {
-	for _, secret := range []string{cr.SecretKey, cr.SecurityToken} {
+// scrub removes the secret key, the token and the request's secrets (a
+// Redis password) from text that came from the server, and every
+// signature or presigned-URL credential. The gateway never echoes them,
+// but an error message that did would end up in a condition, so the client
+// does not trust it.
+func scrub(s string, secrets []string) string {
+	for _, secret := range secrets {
 		if len(secret) >= 4 {
 			s = strings.ReplaceAll(s, secret, "REDACTED")
 		}
 	}
-	return echoedSignature.ReplaceAllString(s, "Signature=REDACTED")
+	s = passwordField.ReplaceAllString(s, "${1}REDACTED")
+	return RedactURL(s)
 }
 
-// echoedSignature is the signature of an Authorization header echoed back
-// (by a proxy's error page, say): a credential for its request while the
-// gateway accepts its date.
-var echoedSignature = regexp.MustCompile(`Signature=[0-9A-Fa-f]+`)
+// passwordField is a "password": value pair in a text (JSON, a form, a
+// quoted dump): a call that did not send the password (a show, whose body
+// echoes it, SPEC.md 14) cannot scrub the value itself, but it can
+// recognise where it stands.
+var passwordField = regexp.MustCompile(`(?i)(["']?password["']?\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s,;&}"']+)`)
 
 type scrubbedError struct {
 	msg string
@@ -420,9 +531,9 @@ func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
 // scrubError keeps err's chain (for errors.Is/As) but scrubs its text.
-func scrubError(err error, cr Credentials) error {
+func scrubError(err error, secrets []string) error {
 	msg := err.Error()
-	if s := scrub(msg, cr); s != msg {
+	if s := scrub(msg, secrets); s != msg {
 		return &scrubbedError{msg: s, err: err}
 	}
 	return err

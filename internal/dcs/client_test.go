@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -265,6 +266,91 @@ func checkCaptured(t *testing.T, got, want captured, wantToken bool) {
 	}
 }
 
+// TestNewCallsLookLikeTheSDK: the v2-only calls use the v2 path on a V1
+// client too (SPEC.md 1, 3), with the documented query and body shapes.
+func TestNewCallsLookLikeTheSDK(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	tests := []struct {
+		name      string
+		version   APIVersion
+		token     string
+		call      func(c *Client) (any, error)
+		answer    string
+		want      any
+		wantReq   captured
+		wantToken bool
+	}{
+		{"v1 list instances uses v2", V1, "", func(c *Client) (any, error) {
+			return c.ListInstances(context.Background(), ListInstancesOptions{
+				Tags: map[string]string{"team": "shop", "env": "prod"}, Name: "orders", NameExact: true, Status: "RUNNING"})
+		}, `{"instance_num":1,"instances":[{"instance_id":"i1","tags":[{"key":"env","value":"prod"}]}]}`,
+			[]Instance{{ID: "i1", Tags: map[string]string{"env": "prod"}}},
+			captured{method: "GET", path: "/v2/" + testProject + "/instances",
+				query: "limit=1000&name=orders&name_equal=true&offset=0&status=RUNNING&tags=env%3Dprod%2Cteam%3Dshop"}, false},
+		{"v1 links use v2", V1, testToken, func(c *Client) (any, error) {
+			return c.ListBackupFileLinks(context.Background(), testInst, "b1", 30*time.Minute+500*time.Millisecond)
+		}, `{"file_path":"p/","bucket_name":"b","links":[{"file_name":"f.rdb","link":"https://x/f.rdb?Signature=s"}]}`,
+			BackupFiles{FilePath: "p/", BucketName: "b", Links: []BackupFileLink{{FileName: "f.rdb", URL: "https://x/f.rdb?Signature=s"}},
+				ExpiresAt: testNow.Add(30 * time.Minute)},
+			captured{method: "POST", path: "/v2/" + testProject + "/instances/" + testInst + "/backups/b1/links",
+				body: "{\"expiration\":1800}\n"}, true},
+		{"create import from a backup", V1, "", func(c *Client) (any, error) {
+			return c.CreateImportTask(context.Background(), ImportTaskRequest{TaskName: "restore-k8s_uid", Description: "k8s:uid",
+				BackupID: "b1", TargetInstanceID: "t1", TargetPassword: "Redis&Pass<1>"})
+		}, `{"id":"task1","name":"target-instance-name","status":"MIGRATING","error":""}`,
+			ImportTask{ID: "task1", Name: "restore-k8s_uid", Description: "k8s:uid", State: ImportRunning, Status: "MIGRATING",
+				MigrationType: "backupfile_import", MigrationMethod: "full_amount_migration", FileSource: ImportFromBackup,
+				BackupID: "b1", TargetInstanceID: "t1"},
+			captured{method: "POST", path: "/v2/" + testProject + "/migration-task",
+				body: `{"task_name":"restore-k8s_uid","description":"k8s:uid","migration_type":"backupfile_import",` +
+					`"migration_method":"full_amount_migration","backup_files":{"file_source":"backup_record",` +
+					`"backup_record":{"backup_id":"b1"}},"target_instance":{"id":"t1","password":"Redis&Pass<1>"}}` + "\n"}, false},
+		{"create import from a bucket", V2, "", func(c *Client) (any, error) {
+			return c.CreateImportTask(context.Background(), ImportTaskRequest{TaskName: "import1", Bucket: "exports",
+				Files:            []ImportFile{{Name: "shop/a.rdb", Size: 1024, UpdatedAt: at}, {Name: "b.tar.gz"}},
+				TargetInstanceID: "t1"})
+		}, `{"id":"task2","status":"FAILED","error":"no such file"}`,
+			ImportTask{ID: "task2", Name: "import1", State: ImportFailed, Status: "FAILED", MigrationType: "backupfile_import",
+				MigrationMethod: "full_amount_migration", FileSource: ImportFromOBS, Bucket: "exports",
+				Files:            []ImportFile{{Name: "shop/a.rdb", Size: 1024, UpdatedAt: at}, {Name: "b.tar.gz"}},
+				TargetInstanceID: "t1", ErrorMessage: "no such file"},
+			captured{method: "POST", path: "/v2/" + testProject + "/migration-task",
+				body: `{"task_name":"import1","migration_type":"backupfile_import","migration_method":"full_amount_migration",` +
+					`"backup_files":{"file_source":"self_build_obs","bucket_name":"exports","files":[{"file_name":"shop/a.rdb",` +
+					`"size":"1024","update_at":"2026-01-02 03:04:05"},{"file_name":"b.tar.gz"}]},"target_instance":{"id":"t1"}}` + "\n"},
+			false},
+		{"show import", V1, "", func(c *Client) (any, error) {
+			return c.ShowImportTask(context.Background(), "task1")
+		}, `{"task_id":"task1","status":"SUCCESS"}`, ImportTask{ID: "task1", State: ImportSucceeded, Status: "SUCCESS"},
+			captured{method: "GET", path: "/v2/" + testProject + "/migration-task/task1"}, false},
+		{"list imports", V2, "", func(c *Client) (any, error) {
+			return c.ListImportTasks(context.Background(), ListImportTasksOptions{Name: "restore-k8s"})
+		}, `{"count":1,"migration_tasks":[{"task_id":"t","status":"FAILED","error_message":"boom"}]}`,
+			[]ImportTask{{ID: "t", State: ImportFailed, Status: "FAILED", ErrorMessage: "boom"}},
+			captured{method: "GET", path: "/v2/" + testProject + "/migration-tasks", query: "limit=100&name=restore-k8s&offset=0"}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStub(t, func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, tc.answer) })
+			c := s.client(t, func(cfg *Config) { cfg.APIVersion = tc.version; cfg.Credentials.SecurityToken = tc.token })
+			got, err := tc.call(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("got  %+v\nwant %+v", got, tc.want)
+			}
+			reqs := s.requests()
+			if len(reqs) != 1 {
+				t.Fatalf("%d requests", len(reqs))
+			}
+			tc.wantReq.header = http.Header{"Content-Type": {map[string]string{"GET": "application/json",
+				"POST": "application/json;charset=UTF-8"}[tc.wantReq.method]}}
+			checkCaptured(t, reqs[0], tc.wantReq, tc.wantToken)
+		})
+	}
+}
+
 // pagedServer serves total records, honouring offset/start and limit like
 // the simulator, and checks the paging parameters of each request.
 func pagedServer(total int, v1 bool) func(w http.ResponseWriter, r *http.Request) {
@@ -462,6 +548,11 @@ func TestInvalidArgumentsSendNothing(t *testing.T) {
 		}(),
 		c.DeleteBackup(ctx, testInst, "a/b"),
 		func() error { _, err := c.RestoreBackup(ctx, testInst, "", ""); return err }(),
+		func() error {
+			_, err := c.CreateBackup(ctx, testInst, CreateBackupRequest{Remark: strings.Repeat("r", 129)})
+			return err
+		}(),
+		func() error { _, err := c.RestoreBackup(ctx, testInst, "b", strings.Repeat("ä", 129)); return err }(),
 	}
 	for i, err := range errs {
 		var e *Error

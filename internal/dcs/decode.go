@@ -83,7 +83,7 @@ type looseBool bool
 
 func (v *looseBool) UnmarshalJSON(b []byte) error {
 	switch s := strings.TrimSpace(string(b)); {
-	case s == "true":
+	case s == jsonTrue:
 		*v = true
 	case len(s) > 0 && s[0] == '"':
 		var ls looseString
@@ -95,9 +95,80 @@ func (v *looseBool) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+// looseText is a string, or the literal text of a number or a bool: the
+// documented instance list puts 0, true and a numeric tag key where the
+// SDK declares strings (SPEC.md 16). null, objects and arrays are "".
+type looseText string
+
+func (s *looseText) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0:
+		*s = ""
+	case b[0] == '"':
+		var ls looseString
+		_ = ls.UnmarshalJSON(b)
+		*s = looseText(ls)
+	case string(b) == jsonTrue || string(b) == "false" || b[0] == '-' || b[0] >= '0' && b[0] <= '9':
+		*s = looseText(b)
+	default:
+		*s = ""
+	}
+	return nil
+}
+
+// looseList is a JSON array of objects; anything else is an empty list,
+// and elements that are not objects are skipped, so one odd element does
+// not cost the whole answer.
+type looseList[T any] []T
+
+func (l *looseList[T]) UnmarshalJSON(b []byte) error {
+	*l = nil
+	var raw []json.RawMessage
+	if json.Unmarshal(b, &raw) != nil {
+		return nil
+	}
+	for _, r := range raw {
+		var v looseObject[T]
+		if v.decode(r) {
+			*l = append(*l, v.Value)
+		}
+	}
+	return nil
+}
+
+// looseObject is a JSON object decoded into T (whose fields are loose
+// types); anything else leaves the zero T.
+type looseObject[T any] struct {
+	Value T
+	Set   bool
+}
+
+func (o *looseObject[T]) UnmarshalJSON(b []byte) error {
+	o.decode(b)
+	return nil
+}
+
+func (o *looseObject[T]) decode(b []byte) bool {
+	var zero T
+	o.Value, o.Set = zero, false
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] != '{' {
+		return false
+	}
+	if json.Unmarshal(b, &o.Value) != nil {
+		o.Value = zero
+		return false
+	}
+	o.Set = true
+	return true
+}
+
 // looseTime is an ISO-8601 string ("2019-05-10T08:31:16.166Z"), leniently
 // parsed; empty, null or unparsable values are the zero time.
 type looseTime time.Time
+
+func (t looseTime) time() time.Time { return time.Time(t) }
 
 func (t *looseTime) UnmarshalJSON(b []byte) error {
 	var ls looseString
@@ -116,6 +187,12 @@ var timeLayouts = []string{
 	"2006-01-02 15:04:05.999999999",
 	"20060102150405",
 	SdkDateLayout,
+	// Migration tasks: "2019/10/22 14:44:30" in the show body and
+	// "202404011057" as released_at in the list (SPEC.md 14). Neither has
+	// a zone; they are read as UTC [I] and may be off by the region's
+	// offset, like backup_name (SPEC.md 2.2).
+	"2006/01/02 15:04:05",
+	"200601021504",
 }
 
 func parseTime(s string) time.Time {
@@ -196,15 +273,6 @@ type wireRestore struct {
 type wireRestoreList struct {
 	TotalNum *looseInt64   `json:"total_num"`
 	Records  []wireRestore `json:"restore_record_response"`
-}
-
-type wireInstance struct {
-	InstanceID    looseString `json:"instance_id"`
-	Name          looseString `json:"name"`
-	Status        looseString `json:"status"`
-	CacheMode     looseString `json:"cache_mode"`
-	Engine        looseString `json:"engine"`
-	EngineVersion looseString `json:"engine_version"`
 }
 
 func enumValue(s looseString) string { return strings.ToLower(strings.TrimSpace(string(s))) }
@@ -293,23 +361,6 @@ func decodeRestoreList(body []byte) (records []Restore, total int64, err error) 
 		records = append(records, r.restore())
 	}
 	return records, totalOf(w.TotalNum), nil
-}
-
-// decodeInstance decodes ShowInstance (SPEC.md 2.7). Status keeps its
-// upper case (RUNNING); cache_mode is lower-cased.
-func decodeInstance(body []byte) (Instance, error) {
-	var w wireInstance
-	if err := json.Unmarshal(body, &w); err != nil {
-		return Instance{}, &DecodeError{Err: err}
-	}
-	return Instance{
-		ID:            string(w.InstanceID),
-		Name:          string(w.Name),
-		Status:        strings.ToUpper(strings.TrimSpace(string(w.Status))),
-		CacheMode:     enumValue(w.CacheMode),
-		Engine:        string(w.Engine),
-		EngineVersion: string(w.EngineVersion),
-	}, nil
 }
 
 // decodeID reads {"<field>": "<id>"} from a create or restore answer.

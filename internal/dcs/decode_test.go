@@ -2,6 +2,7 @@ package dcs
 
 import (
 	"errors"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -229,8 +230,8 @@ func TestDecodeInstance(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := Instance{ID: "i", Name: "orders", Status: "RUNNING", CacheMode: "ha", Engine: "Redis", EngineVersion: "5.0"}
-	if got != want {
+	want := Instance{ID: "i", Name: "orders", Status: "RUNNING", CacheMode: "ha", Engine: "Redis", EngineVersion: "5.0", Capacity: 2}
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %+v, want %+v", got, want)
 	}
 	if _, err := decodeInstance([]byte(`"x"`)); err == nil {

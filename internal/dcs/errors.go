@@ -113,13 +113,15 @@ const (
 	// permission (401/403). Retrying is useless until the Secret or the
 	// clock is fixed.
 	ClassUnauthorized
-	// ClassNotFound is the instance does not exist (404 DCS.3022).
+	// ClassNotFound is the instance does not exist (404 DCS.3022), or the
+	// migration task is gone (400 DCS.4133, SPEC.md 14).
 	ClassNotFound
 	// ClassUnsupported is the instance cannot be backed up or restored
 	// (DCS.4095, e.g. single-node).
 	ClassUnsupported
 	// ClassTerminal is every other error (4xx such as DCS.4087 backup not
-	// restorable, DCS.4061, DCS.4039, decode errors, invalid arguments).
+	// restorable, DCS.4080 wrong Redis password, DCS.4098 remark too long,
+	// DCS.4061, DCS.4039 quota, decode errors, invalid arguments).
 	ClassTerminal
 	// ClassCanceled is the caller's context ended (cancelled or its own
 	// deadline). Nobody is at fault; the caller is going away.
@@ -144,13 +146,28 @@ func (c Class) Retryable() bool {
 
 // busyCodes are the "instance busy / state conflict" codes Terraform's
 // handleOperationError retries (SPEC.md 4.3), plus DCS.4017 ("job task is
-// still running"), which reads like the same thing.
+// still running"), which reads like the same thing, and DCS.4957 ("not
+// allowed when the task is in the current state", SPEC.md 18 [I]): a task
+// that has not reached the state an operation needs yet.
 var busyCodes = map[string]bool{
 	"DCS.4026": true, "DCS.4049": true, "DCS.4096": true, "DCS.4097": true,
 	"DCS.4111": true, "DCS.4113": true, "DCS.4114": true, "DCS.4115": true,
 	"DCS.4116": true, "DCS.4117": true, "DCS.4118": true, "DCS.4120": true,
 	"DCS.4121": true, "DCS.4975": true, "CBC.99003651": true, "DCS.4017": true,
+	"DCS.4957": true,
 }
+
+// notFoundCodes: the instance does not exist (DCS.3022), the migration
+// task is gone (DCS.4133, which Terraform reads so; SPEC.md 14, 18).
+var notFoundCodes = map[string]bool{"DCS.3022": true, "DCS.4133": true}
+
+// Codes with a helper of their own (SPEC.md 18). Both are terminal: the
+// same call with the same input fails again.
+const (
+	codeWrongPassword = "DCS.4080" // Instance password verify failed.
+	codeNotRestorable = "DCS.4087" // the backup record status is err when restore this instance
+	codeNotSupported  = "DCS.4095" // the system is not support backup and restore.
+)
 
 var throttledCodes = map[string]bool{"APIG.0308": true, "APIGW.0308": true}
 
@@ -213,9 +230,9 @@ func classifyAnswer(status int, code string) Class {
 		return ClassBusy
 	case unauthorizedCodes[code]:
 		return ClassUnauthorized
-	case code == "DCS.3022":
+	case notFoundCodes[code]:
 		return ClassNotFound
-	case code == "DCS.4095":
+	case code == codeNotSupported:
 		return ClassUnsupported
 	case status >= 500 || status == http.StatusRequestTimeout:
 		return ClassTransient
@@ -279,6 +296,21 @@ func IsBackupGone(err error) bool {
 	default:
 		return false
 	}
+}
+
+// IsWrongPassword reports whether err is DCS's "Instance password verify
+// failed." (400 DCS.4080): the Redis password given for an import target
+// is wrong or missing. Whether DCS answers a create so or lets the task
+// fail instead is not documented (SPEC.md 14); a caller handles both.
+func IsWrongPassword(err error) bool { return hasCode(err, codeWrongPassword) }
+
+// IsBackupNotRestorable reports whether err is 400 DCS.4087: the backup a
+// restore or an import reads is not a succeed backup (SPEC.md 13, 18).
+func IsBackupNotRestorable(err error) bool { return hasCode(err, codeNotRestorable) }
+
+func hasCode(err error, code string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.StatusCode != 0 && NormalizeCode(e.Code) == code
 }
 
 // parseRetryAfter reads Retry-After as delay-seconds or an HTTP date

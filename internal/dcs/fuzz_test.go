@@ -56,12 +56,59 @@ func FuzzDecodeInstance(f *testing.F) {
 	for _, s := range []string{
 		`{"instance_id":"i","name":"n","status":"RUNNING","cache_mode":"ha","engine":"Redis","engine_version":"5.0"}`,
 		`{"status":{},"cache_mode":null}`, `[]`, ``, `"x"`, `{"instance_id":1}`,
+		docShowInstance, `{"tags":[{"key":{},"value":[]},null,{"key":"k"}],"port":"x","sharding_count":-1e300}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		_, err := decodeInstance(body)
 		checkDecodeResult(t, err, 0)
+	})
+}
+
+func FuzzDecodeInstanceList(f *testing.F) {
+	for _, s := range []string{docListInstances, `{"instance_num":"x","instances":[null,1,{}]}`, `{"instances":{}}`, ``, `[]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		recs, _, err := decodeInstanceList(body)
+		checkDecodeResult(t, err, len(recs))
+		for _, r := range recs {
+			if r.Port < 0 || r.Port > 65535 || r.ShardingCount < 0 || r.Status != strings.ToUpper(r.Status) {
+				t.Fatalf("instance %+v", r)
+			}
+		}
+	})
+}
+
+func FuzzDecodeImportTask(f *testing.F) {
+	for _, s := range []string{docCreateImport, docShowImport, docListImports, `{"backup_files":{"files":[{"size":"-1"}]}}`,
+		`{"count":null,"migration_tasks":[{"target_instance":{"password":"x"}}]}`, ``, `[]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		task, err := decodeImportTask(body)
+		if err == nil && task.State != ImportStateOf(task.Status) {
+			t.Fatalf("state %s of %q", task.State, task.Status)
+		}
+		checkDecodeResult(t, err, 0)
+		tasks, _, err := decodeImportTaskList(body)
+		checkDecodeResult(t, err, len(tasks))
+	})
+}
+
+func FuzzDecodeBackupFiles(f *testing.F) {
+	for _, s := range []string{docLinks, `{"links":[{"link":1},{"link":"x"}]}`, `{"links":"x"}`, ``, `null`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		files, err := decodeBackupFiles(body)
+		checkDecodeResult(t, err, len(files.Links))
+		for _, l := range files.Links {
+			if l.URL == "" {
+				t.Fatal("link without URL")
+			}
+		}
 	})
 }
 
