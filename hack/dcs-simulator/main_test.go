@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -153,13 +154,8 @@ func TestParseInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []simulator.Instance{{ID: "a"}, {ID: "b", CacheMode: "single"}, {ID: "c", CacheMode: "cluster", Status: "FROZEN"}, {ID: "d", Status: "ERROR"}}
-	if len(got) != len(want) {
-		t.Fatalf("%+v", got)
-	}
-	for i := range want {
-		if got[i] != want[i] {
-			t.Errorf("%d: %+v, want %+v", i, got[i], want[i])
-		}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
 	for _, bad := range []string{":single", "a:Single", "a:x"} {
 		if _, err := parseInstances(bad); err == nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"time"
+	"unicode/utf8"
 )
 
 // Error codes the simulator answers. Codes marked [I] are simulator
@@ -27,7 +28,17 @@ const (
 	codeThrottled      = "APIG.0308"
 	codeNoAPI          = "APIG.0101"
 	codeGatewayBackend = "APIG.0201" // 502 "Backend unavailable." / 504 "Backend timeout."
+	codeJobRunning     = "DCS.4017"  // [I] an import into the instance runs (SPEC.md 14, 18)
+	codeWrongPassword  = "DCS.4080"  // Instance password verify failed.
+	codeRemarkTooLong  = "DCS.4098"  // remark must be 0 to 128 characters
+	codeTaskGone       = "DCS.4133"  // migration task gone (Terraform; not in the OTC table)
+	codeTaskState      = "DCS.4957"  // [I] stop or delete of a task in the wrong state
 )
+
+// maxRemarkChars is the remark limit of backups and restores (SPEC.md 13).
+// The error text says characters, the console bytes; the simulator counts
+// characters [I].
+const maxRemarkChars = 128
 
 const msgSignature = "Incorrect IAM authentication information: verify aksk signature fail"
 
@@ -71,6 +82,33 @@ func errUnsupported() response {
 
 func errNotRestorable() response {
 	return dcsError(http.StatusBadRequest, codeNotRestorable, "the backup record status is err when restore this instance")
+}
+
+func errJobRunning() response {
+	return dcsError(http.StatusBadRequest, codeJobRunning, "This DCS instance job task is still running.")
+}
+
+func errWrongPassword() response {
+	return dcsError(http.StatusBadRequest, codeWrongPassword, msgWrongPassword)
+}
+
+const msgWrongPassword = "Instance password verify failed."
+
+func errTaskGone() response {
+	return dcsError(http.StatusBadRequest, codeTaskGone, "The migration task does not exist.")
+}
+
+func errTaskState() response {
+	return dcsError(http.StatusBadRequest, codeTaskState, "This operation is not allowed when the task is in the current state.")
+}
+
+// checkRemark answers DCS.4098 for a remark over 128 characters.
+func checkRemark(remark string) response {
+	if utf8.RuneCountInString(remark) > maxRemarkChars {
+		return dcsError(http.StatusBadRequest, codeRemarkTooLong,
+			"The value of the remark parameter must be 0 to 128 characters in length.")
+	}
+	return response{}
 }
 
 func errThrottled(limitPerMinute int, retryAfter time.Duration) response {

@@ -18,14 +18,17 @@ type Faults struct {
 	// Latency delays every API request by a random time up to this (real
 	// time, to exercise client timeouts).
 	Latency time.Duration
-	// LostResponseRate performs a create, delete or restore and then
-	// answers 504 anyway: the request worked but the client cannot know.
-	// This is what makes the non-idempotent create dangerous (DESIGN.md).
+	// LostResponseRate performs a create, delete or restore (or an import
+	// create, stop or delete) and then answers 504 anyway: the request
+	// worked but the client cannot know. This is what makes the
+	// non-idempotent creates dangerous (DESIGN.md).
 	LostResponseRate float64
 	// BackupFailRate and RestoreFailRate make new backups and restores end
-	// failed (dcs.08.0002 / dcs.08.0007).
+	// failed (dcs.08.0002 / dcs.08.0007); ImportFailRate makes import
+	// tasks end FAILED.
 	BackupFailRate  float64
 	RestoreFailRate float64
+	ImportFailRate  float64
 	// RetryAfter is sent with injected throttling answers; default 1s.
 	RetryAfter time.Duration
 }
@@ -45,6 +48,7 @@ type faultsJSON struct {
 	LostResponseRate float64 `json:"lost_response_rate"`
 	BackupFailRate   float64 `json:"backup_fail_rate"`
 	RestoreFailRate  float64 `json:"restore_fail_rate"`
+	ImportFailRate   float64 `json:"import_fail_rate"`
 	RetryAfter       string  `json:"retry_after"`
 }
 
@@ -53,7 +57,7 @@ func (f Faults) MarshalJSON() ([]byte, error) {
 	return json.Marshal(faultsJSON{
 		ErrorRate: f.ErrorRate, ThrottleRate: f.ThrottleRate, Latency: f.Latency.String(),
 		LostResponseRate: f.LostResponseRate, BackupFailRate: f.BackupFailRate,
-		RestoreFailRate: f.RestoreFailRate, RetryAfter: f.RetryAfter.String(),
+		RestoreFailRate: f.RestoreFailRate, ImportFailRate: f.ImportFailRate, RetryAfter: f.RetryAfter.String(),
 	})
 }
 
@@ -73,7 +77,7 @@ func (f *Faults) UnmarshalJSON(b []byte) error {
 	}
 	*f = Faults{ErrorRate: j.ErrorRate, ThrottleRate: j.ThrottleRate, Latency: latency,
 		LostResponseRate: j.LostResponseRate, BackupFailRate: j.BackupFailRate,
-		RestoreFailRate: j.RestoreFailRate, RetryAfter: retry}
+		RestoreFailRate: j.RestoreFailRate, ImportFailRate: j.ImportFailRate, RetryAfter: retry}
 	return nil
 }
 
@@ -86,7 +90,9 @@ func parseOptionalDuration(s string) (time.Duration, error) {
 
 // Fault is one injected answer for FailNextRequests.
 type Fault struct {
-	// Operation limits the fault to one operation; empty means any.
+	// Operation limits the fault to one operation; empty means any API
+	// operation. OpDownload faults hit download links only (with an
+	// S3-style XML body; DCS.5000 becomes InternalError), and only they do.
 	Operation Operation
 	// Status defaults to 500, as does any status outside 300..599.
 	Status int
@@ -169,10 +175,19 @@ func (s *Simulator) randomServerError() response {
 	}
 }
 
+// mutatingOps are the operations whose answer a lost-response fault
+// drops after the change is made: the backup and restore creates, the
+// import create (a task exists, the client does not know its id) and the
+// other writes.
+var mutatingOps = map[Operation]bool{
+	OpCreate: true, OpDelete: true, OpRestore: true,
+	OpImportCreate: true, OpImportStop: true, OpImportDelete: true,
+}
+
 // maybeLoseResponse replaces a successful mutating answer by a gateway
 // timeout after the fact (Faults.LostResponseRate).
 func (s *Simulator) maybeLoseResponse(op Operation, resp response) response {
-	mutating := op == OpCreate || op == OpDelete || op == OpRestore
+	mutating := mutatingOps[op]
 	if !mutating || resp.isError() || s.faults.LostResponseRate <= 0 || s.rng.Float64() >= s.faults.LostResponseRate {
 		return resp
 	}
@@ -210,6 +225,14 @@ func (s *Simulator) FailNextBackups(instanceID string, n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.failBackups[instanceID] += n
+}
+
+// FailNextImports makes the next n import tasks into instanceID (any
+// instance if empty) end FAILED.
+func (s *Simulator) FailNextImports(instanceID string, n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failImports[instanceID] += n
 }
 
 // FailNextRestores makes the next n restores of instanceID (any instance

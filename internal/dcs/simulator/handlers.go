@@ -29,12 +29,19 @@ func (s *Simulator) handleCreate(rq apiRequest) response {
 			return r
 		}
 	}
-	format := "rdb"
+	format := formatRDB
 	if body.BackupFormat != nil && !rq.v1() {
-		if *body.BackupFormat != "rdb" && *body.BackupFormat != "aof" {
+		if *body.BackupFormat != formatRDB && *body.BackupFormat != "aof" {
 			return invalidParam("backup_format must be aof or rdb")
 		}
 		format = *body.BackupFormat
+	}
+	var remark string
+	if body.Remark != nil {
+		remark = *body.Remark
+	}
+	if r := checkRemark(remark); r.isError() {
+		return r
 	}
 	inst, r := s.instanceOf(rq)
 	if r.isError() {
@@ -46,11 +53,7 @@ func (s *Simulator) handleCreate(rq apiRequest) response {
 	if r := s.checkIdle(inst, rq.now); r.isError() {
 		return r
 	}
-	var remark string
-	if body.Remark != nil {
-		remark = *body.Remark
-	}
-	b := s.newBackup(inst, rq.now, remark, format, "manual", rq.route.version)
+	b := s.newBackup(inst, rq.now, remark, format, typeManual, rq.route.version)
 	return response{status: http.StatusOK, body: wireBackupID{BackupID: b.id}}
 }
 
@@ -148,6 +151,11 @@ func (s *Simulator) handleDelete(rq apiRequest) response {
 			return errRestoring()
 		}
 	}
+	for _, im := range s.imports {
+		if im.backupID == b.id && im.occupiesAt(rq.now) {
+			return errJobRunning() // [I] an import reads it
+		}
+	}
 	b.deleted = rq.now
 	if rq.v1() {
 		return response{status: http.StatusOK, body: wireMessage{}}
@@ -183,57 +191,4 @@ func (s *Simulator) handleRestore(rq apiRequest) response {
 		return r
 	}
 	return response{status: http.StatusOK, body: wireRestoreID{RestoreID: rs.id}}
-}
-
-// handleLinks is ListBackupFileLinks (SPEC.md 2.6): expiration 300..86400
-// seconds; only a succeed backup has a file.
-func (s *Simulator) handleLinks(rq apiRequest) response {
-	var body struct {
-		Expiration *int `json:"expiration"`
-	}
-	if emptyBody(rq.body) {
-		return dcsError(http.StatusBadRequest, codeEmptyBody, "Empty request body.")
-	}
-	if r := decodeBody(rq.body, &body); r.isError() {
-		return r
-	}
-	if body.Expiration == nil || *body.Expiration < 300 || *body.Expiration > 86400 {
-		return invalidParam("expiration must be between 300 and 86400")
-	}
-	inst, r := s.instanceOf(rq)
-	if r.isError() {
-		return r
-	}
-	b := s.findBackup(inst.id, rq.route.backupID)
-	if b == nil {
-		return errNoBackup()
-	}
-	if b.state(rq.now).status != statusSucceed {
-		return errNotRestorable()
-	}
-	file := b.name + "." + b.format
-	return response{status: http.StatusOK, body: wireLinks{
-		FilePath:   inst.id + "/" + b.id,
-		BucketName: "dcs-simulator-backups",
-		Links: []wireLink{{FileName: file, Link: "https://dcs-simulator-backups.obs.example.invalid:443/" +
-			inst.id + "/" + b.id + "/" + file}},
-	}}
-}
-
-// handleShowInstance is ShowInstance (SPEC.md 2.7).
-func (s *Simulator) handleShowInstance(rq apiRequest) response {
-	inst, r := s.instanceOf(rq)
-	if r.isError() {
-		return r
-	}
-	return response{status: http.StatusOK, body: wireInstance{
-		InstanceID:    inst.id,
-		Name:          inst.name,
-		Engine:        "Redis",
-		EngineVersion: "5.0",
-		Status:        s.effectiveStatus(inst, rq.now),
-		CacheMode:     inst.cacheMode,
-		SpecCode:      "redis.ha.xu1.large.r2.2",
-		Capacity:      2,
-	}}
 }

@@ -30,7 +30,7 @@ var versions = []dcs.APIVersion{dcs.V2, dcs.V1}
 // env is a simulator on a fake clock behind a real HTTP server, and a
 // client for it.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	clk    *clocktesting.FakeClock
 	sim    *Simulator
 	srv    *httptest.Server
@@ -38,7 +38,7 @@ type env struct {
 	ctx    context.Context
 }
 
-func newEnv(t *testing.T, version dcs.APIVersion, mutate func(*Options)) *env {
+func newEnv(t testing.TB, version dcs.APIVersion, mutate func(*Options)) *env {
 	t.Helper()
 	clk := clocktesting.NewFakeClock(t0)
 	opts := Options{
@@ -163,7 +163,7 @@ func (e *env) raw(method, target, body string, mutate func(r *http.Request)) raw
 	return serve(e.t, e.sim, r)
 }
 
-func serve(t *testing.T, h http.Handler, r *http.Request) rawAnswer {
+func serve(t testing.TB, h http.Handler, r *http.Request) rawAnswer {
 	t.Helper()
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)

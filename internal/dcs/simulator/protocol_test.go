@@ -177,7 +177,7 @@ func TestWireFormatV1AndOthers(t *testing.T) {
 	e.step(100 * time.Second)
 	bid = e.sim.Backups()[1].ID
 	a = e.raw("POST", path(versionV2, instA+"/backups/"+bid+"/links"), `{"expiration":1800}`, nil)
-	if a.status != 200 || !strings.Contains(a.body, `"links":[{"file_name":"backup_`) {
+	if a.status != 200 || !strings.Contains(a.body, `"links":[{"file_name":"redis_`) {
 		t.Fatalf("links: %d %s", a.status, a.body)
 	}
 }

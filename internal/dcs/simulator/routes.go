@@ -19,6 +19,17 @@ const (
 	OpRestore      Operation = "restore"
 	OpShowInstance Operation = "show-instance"
 	OpLinks        Operation = "links"
+	// OpListInstances is the project's instance list (SPEC.md 16).
+	OpListInstances Operation = "list-instances"
+	// Backup import (migration) tasks, SPEC.md 14.
+	OpImportCreate Operation = "create-import"
+	OpImportShow   Operation = "show-import"
+	OpImportList   Operation = "list-imports"
+	OpImportDelete Operation = "delete-imports"
+	OpImportStop   Operation = "stop-import"
+	// OpDownload is a GET or HEAD of a download link (not an API request:
+	// no signature, served under ObjectPrefix).
+	OpDownload Operation = "download"
 	// OpUnknown counts requests to routes that do not exist.
 	OpUnknown Operation = "unknown"
 )
@@ -37,11 +48,15 @@ type route struct {
 	project    string
 	instanceID string
 	backupID   string
+	taskID     string
 }
 
-// parseRoute matches /{v2|v1.0}/{project_id}/instances/{id}[/...] and the
-// method (SPEC.md 9, routes). Anything else is OpUnknown, answered like the
-// gateway answers an unknown API or method: 404 APIG.0101.
+// parseRoute matches /{v2|v1.0}/{project_id}/instances/{id}[/...], and
+// under /v2 only the project-level instance list and migration tasks, and
+// the method (SPEC.md 9, 14, 16). The project-level calls exist in v2
+// only; under /v1.0 they are unknown [I]. Anything else is OpUnknown,
+// answered like the gateway answers an unknown API or method: 404
+// APIG.0101.
 func parseRoute(method, escapedPath string) route {
 	segs := strings.Split(strings.TrimPrefix(escapedPath, "/"), "/")
 	for i, seg := range segs {
@@ -51,16 +66,51 @@ func parseRoute(method, escapedPath string) route {
 		}
 		segs[i] = dec
 	}
-	if len(segs) < 4 || (segs[0] != versionV2 && segs[0] != versionV1) || segs[2] != "instances" {
+	if len(segs) < 3 || (segs[0] != versionV2 && segs[0] != versionV1) {
 		return route{op: OpUnknown}
 	}
-	rt := route{version: segs[0], project: segs[1], instanceID: segs[3]}
-	rt.op = matchOperation(method, segs[4:])
-	if len(segs) >= 6 {
-		rt.backupID = segs[5]
+	rt := route{version: segs[0], project: segs[1]}
+	switch {
+	case segs[2] == "instances" && len(segs) >= 4:
+		rt.instanceID = segs[3]
+		rt.op = matchOperation(method, segs[4:])
+		if len(segs) >= 6 {
+			rt.backupID = segs[5]
+		}
+	case rt.version == versionV2:
+		rt.op, rt.taskID = matchProjectOperation(method, segs[2:])
+	default:
+		rt.op = OpUnknown
 	}
 	rt.ok = rt.op != OpUnknown
 	return rt
+}
+
+// projectOps are the v2 project-level paths: the instance list, and
+// migration-task (singular: create, show, stop) and migration-tasks
+// (plural: list, delete), as documented (SPEC.md 14, 16).
+var projectOps = map[string]Operation{
+	"GET instances":                 OpListInstances,
+	"POST migration-task":           OpImportCreate,
+	"GET migration-task/{id}":       OpImportShow,
+	"POST migration-task/{id}/stop": OpImportStop,
+	"GET migration-tasks":           OpImportList,
+	"DELETE migration-tasks/delete": OpImportDelete,
+}
+
+// matchProjectOperation matches a project-level path and returns the
+// operation and the task id in it, if any.
+func matchProjectOperation(method string, rest []string) (Operation, string) {
+	shape := append([]string(nil), rest...)
+	var taskID string
+	if len(shape) >= 2 && shape[0] == "migration-task" {
+		taskID, shape[1] = shape[1], "{id}"
+	}
+	op, ok := projectOps[method+" "+strings.Join(shape, "/")]
+	if !ok {
+		return OpUnknown, ""
+	}
+	return op, taskID
 }
 
 func matchOperation(method string, rest []string) Operation {
@@ -100,6 +150,10 @@ type apiRequest struct {
 	query url.Values
 	body  []byte
 	now   time.Time
+	// base is scheme://host of the request (for download links).
+	base string
+	// after collects work to run outside the lock before the answer.
+	after *[]func()
 }
 
 func (rq apiRequest) v1() bool { return rq.route.version == versionV1 }
@@ -121,6 +175,18 @@ func (s *Simulator) dispatch(rq apiRequest) response {
 		return s.handleListRestores(rq)
 	case OpShowInstance:
 		return s.handleShowInstance(rq)
+	case OpListInstances:
+		return s.handleListInstances(rq)
+	case OpImportCreate:
+		return s.handleImportCreate(rq)
+	case OpImportShow:
+		return s.handleImportShow(rq)
+	case OpImportList:
+		return s.handleImportList(rq)
+	case OpImportDelete:
+		return s.handleImportDelete(rq)
+	case OpImportStop:
+		return s.handleImportStop(rq)
 	default:
 		return apigError(http.StatusNotFound, "APIG.0101", "The API does not exist or has not been published in the environment.")
 	}

@@ -33,9 +33,24 @@ const (
 	DefaultInstanceID      = "5560df16-cebf-4473-95c4-d1b573c16e79"
 	DefaultBackupDuration  = 30 * time.Second
 	DefaultRestoreDuration = 20 * time.Second
+	DefaultImportDuration  = 30 * time.Second
+	// DefaultMaxBackupsPerInstance is DCS's cap: "at most 24 backups per
+	// instance, automatic and manual together" (SPEC.md 17).
+	DefaultMaxBackupsPerInstance = 24
+	// DefaultShardCount is the shard count of a cluster instance that
+	// sets none: three, like the documented link example's slot range
+	// 10923-16383 (SPEC.md 15).
+	DefaultShardCount = 3
+	// MaxShardCount bounds Instance.ShardCount: a links answer has at most
+	// 64 links (SPEC.md 15), one per shard.
+	MaxShardCount = 64
 
 	// AdminPrefix is where the admin API lives, outside /v2 and /v1.0.
 	AdminPrefix = "/_sim/"
+	// ObjectPrefix is where the simulator serves backup files, the way OBS
+	// serves the presigned links DCS hands out (SPEC.md 15):
+	// /_obs/{bucket}/{instance_id}/{backup_id}/{file_name}.
+	ObjectPrefix = "/_obs/"
 
 	// maxRequestBody mirrors the gateway's 12 MB limit for AK/SK-signed
 	// bodies (SPEC.md 6.4) closely enough: DCS bodies are tiny.
@@ -59,7 +74,38 @@ type Instance struct {
 	Status string `json:"status,omitempty"`
 	// CacheMode is single, ha (default), ha_rw_split, proxy or cluster.
 	CacheMode string `json:"cache_mode,omitempty"`
+	// ShardCount is the number of shards of a cluster instance (1 to
+	// MaxShardCount, default DefaultShardCount); its backups have one file
+	// per shard. Other cache modes have one shard.
+	ShardCount int `json:"shard_count,omitempty"`
+	// Tags are the instance's tags, listed and filtered by the instance
+	// list (SPEC.md 16).
+	Tags map[string]string `json:"tags,omitempty"`
+	// BackupSize is the size in bytes of the instance's next backups; 0
+	// picks a random size between 1 and 64 MiB per backup.
+	BackupSize int64 `json:"backup_size,omitempty"`
+	// Password is the instance's Redis password, which an import into it
+	// must send (SPEC.md 14). It is input only: Instances and the admin API
+	// never return it, only HasPassword.
+	Password string `json:"-"`
+	// HasPassword reports, in Instances, that a password is set.
+	HasPassword bool `json:"has_password,omitempty"`
 }
+
+// PasswordCheck says when an import with a wrong or missing target
+// password fails; DCS does not document which (SPEC.md 14), so the
+// operator must cope with both.
+type PasswordCheck string
+
+const (
+	// PasswordCheckAtCreate answers the create 400 DCS.4080 "Instance
+	// password verify failed." (the default: the code exists in the error
+	// table).
+	PasswordCheckAtCreate PasswordCheck = "create"
+	// PasswordCheckInTask accepts the create and ends the task FAILED,
+	// with the same message as the list's error_message.
+	PasswordCheckInTask PasswordCheck = "task"
+)
 
 // Options configure a Simulator. The zero value is usable.
 type Options struct {
@@ -78,6 +124,31 @@ type Options struct {
 	// AutoBackupInterval makes automatic backups (backup_type auto) appear
 	// on every non-single instance at this interval; 0 disables them.
 	AutoBackupInterval time.Duration
+	// ImportDuration is how long a backup import task runs from create to
+	// SUCCESS or FAILED (0 means DefaultImportDuration).
+	ImportDuration time.Duration
+	// ImportPasswordCheck is when a wrong target password fails an import
+	// (default PasswordCheckAtCreate).
+	ImportPasswordCheck PasswordCheck
+	// ImportFileCheck, if set, is asked about every file of an import from
+	// an OBS bucket (self_build_obs), outside the simulator's lock: a test
+	// can check that the files exist in a real S3 bucket. An error makes
+	// the task end FAILED, as DCS finds missing files only when it reads
+	// them [I]. nil accepts every file.
+	ImportFileCheck func(bucket, file string) error
+	// MaxBackupsPerInstance is DCS's cap on live backups per instance
+	// (SPEC.md 17): 0 means DefaultMaxBackupsPerInstance, a negative value
+	// no cap. Creating one more evicts the oldest (see the package doc).
+	MaxBackupsPerInstance int
+	// LinkExpiry, if positive, makes download links expire this long after
+	// they were issued when that is sooner than the expiration asked for:
+	// a test can see a client ask again without waiting five minutes.
+	LinkExpiry time.Duration
+	// LinkHEADForbidden answers HEAD on a download link 403
+	// SignatureDoesNotMatch, as S3-style v2 query authentication does for a
+	// URL signed for GET (the method is signed; SPEC.md 15 [I]). By default
+	// HEAD is served.
+	LinkHEADForbidden bool
 	// RateLimit is a real token bucket per access key, in requests per
 	// second (0 disables it); RateBurst is its size (default
 	// max(1, ceil(RateLimit))). Excess requests get 429 APIG.0308.
@@ -107,17 +178,27 @@ type Simulator struct {
 	autoEvery  time.Duration
 	rateLimit  float64
 	rateBurst  int
+	importDur  time.Duration
+	pwCheck    PasswordCheck
+	fileCheck  func(bucket, file string) error
+	maxBackups int
+	linkExpiry time.Duration
+	strictHEAD bool
 
 	mu           sync.Mutex
 	rng          *rand.Rand
 	instances    map[string]*instance
+	instanceSeq  int
 	backups      []*backup
 	restores     []*restore
+	imports      []*importTask
 	faults       Faults
 	failNext     []*pendingFault
 	failBackups  map[string]int
 	failRestores map[string]int
+	failImports  map[string]int
 	buckets      map[string]*tokenBucket
+	links        linkSigner
 	stats        statsData
 }
 
@@ -133,9 +214,17 @@ func New(opts Options) *Simulator {
 		autoEvery:    opts.AutoBackupInterval,
 		rateLimit:    opts.RateLimit,
 		rateBurst:    opts.RateBurst,
+		importDur:    opts.ImportDuration,
+		pwCheck:      opts.ImportPasswordCheck,
+		fileCheck:    opts.ImportFileCheck,
+		maxBackups:   opts.MaxBackupsPerInstance,
+		linkExpiry:   opts.LinkExpiry,
+		strictHEAD:   opts.LinkHEADForbidden,
 		instances:    map[string]*instance{},
 		failBackups:  map[string]int{},
 		failRestores: map[string]int{},
+		failImports:  map[string]int{},
+		links:        newLinkSigner(),
 		buckets:      map[string]*tokenBucket{},
 		faults:       opts.Faults,
 		stats:        newStatsData(),
@@ -165,6 +254,15 @@ func (s *Simulator) applyDefaults(opts Options) {
 	}
 	if s.restoreDur <= 0 {
 		s.restoreDur = DefaultRestoreDuration
+	}
+	if s.importDur <= 0 {
+		s.importDur = DefaultImportDuration
+	}
+	if s.pwCheck == "" {
+		s.pwCheck = PasswordCheckAtCreate
+	}
+	if s.maxBackups == 0 {
+		s.maxBackups = DefaultMaxBackupsPerInstance
 	}
 	if s.rateBurst <= 0 {
 		s.rateBurst = max(1, int(math.Ceil(s.rateLimit)))
@@ -236,24 +334,34 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.logRequest(r, "admin", resp, rid, start)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, ObjectPrefix) {
+		status := s.serveObject(w, r, rid)
+		s.logRequest(r, string(OpDownload), response{status: status}, rid, start)
+		return
+	}
 	rt := parseRoute(r.Method, r.URL.EscapedPath())
 	body, err := readBody(r)
 	s.sleepLatency(r.Context())
 	var resp response
+	var after []func()
 	s.mu.Lock()
 	if err != nil {
 		resp = apigError(http.StatusRequestEntityTooLarge, "APIG.0201", "Request entity too large.")
 	} else {
-		resp = s.process(r, rt, body)
+		resp = s.process(r, rt, body, &after)
 	}
 	s.stats.record(rt.op, resp)
 	s.mu.Unlock()
+	for _, f := range after {
+		f()
+	}
 	writeResponse(w, resp, rid)
 	s.logRequest(r, string(rt.op), resp, rid, start)
 }
 
-// process handles one API request under s.mu.
-func (s *Simulator) process(r *http.Request, rt route, body []byte) response {
+// process handles one API request under s.mu. Handlers append to after
+// what must run outside the lock before the answer is written.
+func (s *Simulator) process(r *http.Request, rt route, body []byte, after *[]func()) response {
 	if !rt.ok {
 		return apigError(http.StatusNotFound, "APIG.0101", "The API does not exist or has not been published in the environment.")
 	}
@@ -269,8 +377,18 @@ func (s *Simulator) process(r *http.Request, rt route, body []byte) response {
 		return resp
 	}
 	s.materializeAutoBackups(now)
-	resp = s.dispatch(apiRequest{route: rt, query: r.URL.Query(), body: body, now: now})
+	resp = s.dispatch(apiRequest{route: rt, query: r.URL.Query(), body: body, now: now, base: baseURL(r), after: after})
 	return s.maybeLoseResponse(rt.op, resp)
+}
+
+// baseURL is scheme://host of the request, where the simulator's download
+// links point (DCS points them at OBS; the simulator serves them itself).
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
 }
 
 func readBody(r *http.Request) ([]byte, error) {

@@ -21,10 +21,15 @@ const (
 	instanceRestoring = "RESTORING"
 	cacheModeSingle   = "single"
 	cacheModeHA       = "ha"
+	cacheModeCluster  = "cluster"
 
 	failBackupCode  = "dcs.08.0002" // operation timed out (SPEC.md 9)
 	failRestoreCode = "dcs.08.0007" // data synchronization failed during restoration
 	skippedAutoCode = "dcs.08.0008" // scheduled backup did not run: instance busy
+
+	formatRDB  = "rdb"
+	typeAuto   = "auto"
+	typeManual = "manual"
 
 	nameTimeLayout = "20060102150405"
 	zeroProgress   = "0.00"
@@ -34,11 +39,29 @@ const (
 )
 
 type instance struct {
-	id        string
-	name      string
-	status    string
-	cacheMode string
-	nextAuto  time.Time
+	id         string
+	name       string
+	status     string
+	cacheMode  string
+	shards     int
+	tags       map[string]string
+	backupSize int64
+	password   string
+	seq        int // creation order: the instance list's order
+	created    time.Time
+	nextAuto   time.Time
+}
+
+// shardCount is the number of shards whose files a backup has: the
+// configured count for a cluster, else one.
+func (i *instance) shardCount() int {
+	if i.cacheMode != cacheModeCluster {
+		return 1
+	}
+	if i.shards <= 0 {
+		return DefaultShardCount
+	}
+	return i.shards
 }
 
 // lifecycle is an operation that runs from created to created+dur: the
@@ -103,6 +126,13 @@ type backup struct {
 	size       int64
 	deleted    time.Time
 	expired    time.Time
+	// evicted is set when the 24-backup cap deleted the backup (deleted
+	// is then the eviction time).
+	evicted bool
+	// shards and ip fix the backup's files when it is created: one per
+	// shard, named after the node (SPEC.md 15).
+	shards int
+	ip     string
 }
 
 func (b *backup) state(now time.Time) opState {
@@ -165,8 +195,11 @@ func (r *restore) state(now time.Time) opState {
 	return st
 }
 
-// busyAt answers DCS.4097 or DCS.4096 if a restore or a backup occupies
-// the instance at t (one operation at a time, SPEC.md 9).
+// busyAt answers DCS.4097, DCS.4096 or DCS.4017 if a restore, a backup or
+// an import into it occupies the instance at t (one operation at a time,
+// SPEC.md 9). Whether an import occupies its target is not documented
+// (SPEC.md 14 [I]); the simulator says it does, with DCS.4017 "This DCS
+// instance job task is still running.", a busy code a client retries.
 func (s *Simulator) busyAt(instanceID string, t time.Time) response {
 	for _, r := range s.restores {
 		if r.instanceID == instanceID && r.runningAt(t) {
@@ -176,6 +209,11 @@ func (s *Simulator) busyAt(instanceID string, t time.Time) response {
 	for _, b := range s.backups {
 		if b.instanceID == instanceID && b.runningAt(t) {
 			return errBackuping()
+		}
+	}
+	for _, im := range s.imports {
+		if im.targetID == instanceID && im.occupiesAt(t) {
+			return errJobRunning()
 		}
 	}
 	return response{}
@@ -217,8 +255,10 @@ func (s *Simulator) takeFailure(next map[string]int, instanceID string, rate flo
 	return rate > 0 && s.rng.Float64() < rate
 }
 
-// newBackup records a backup of inst created at t. Callers hold s.mu.
+// newBackup records a backup of inst created at t, after making room
+// under the per-instance cap. Callers hold s.mu.
 func (s *Simulator) newBackup(inst *instance, t time.Time, remark, format, backupType, origin string) *backup {
+	s.evictForNewBackup(inst.id, t)
 	b := &backup{
 		lifecycle:  lifecycle{created: t, dur: s.backupDur},
 		id:         s.newUUID(),
@@ -229,11 +269,46 @@ func (s *Simulator) newBackup(inst *instance, t time.Time, remark, format, backu
 		backupType: backupType,
 		origin:     origin,
 		failCode:   failBackupCode,
-		size:       1<<20 + s.rng.Int64N(63<<20),
+		size:       inst.backupSize,
+		shards:     inst.shardCount(),
+		ip:         inst.ip(),
+	}
+	if b.size <= 0 {
+		b.size = 1<<20 + s.rng.Int64N(63<<20)
 	}
 	b.fail = s.takeFailure(s.failBackups, inst.id, s.faults.BackupFailRate)
 	s.backups = append(s.backups, b)
 	return b
+}
+
+// liveBackup reports whether a backup counts toward the 24-backup cap. The
+// docs leave open which records count (SPEC.md 17 [I]); the simulator
+// counts the ones that hold or will hold a file: waiting, backuping and
+// succeed. Failed, expired and deleted records do not.
+func liveBackup(status string) bool {
+	return status == statusWaiting || status == statusBackuping || status == statusSucceed
+}
+
+// evictForNewBackup makes room for one more backup of the instance:
+// "Storing the 25th deletes the earliest one automatically" (SPEC.md 17).
+// The simulator evicts when the new backup is created [I] (the docs leave
+// open whether at create or completion), the oldest live ones first, and
+// the evicted record lists as deleted, the status the enum gives to a
+// deleted file [I].
+func (s *Simulator) evictForNewBackup(instanceID string, t time.Time) {
+	if s.maxBackups < 0 {
+		return
+	}
+	var live []*backup // in creation order: s.backups is appended to
+	for _, b := range s.backups {
+		if b.instanceID == instanceID && liveBackup(b.state(t).status) {
+			live = append(live, b)
+		}
+	}
+	for i := 0; len(live)-i >= s.maxBackups; i++ {
+		live[i].deleted, live[i].evicted = t, true
+		s.stats.Evictions++
+	}
 }
 
 // newRestore records a restore of inst from b created at t.
@@ -254,14 +329,19 @@ func (s *Simulator) newRestore(inst *instance, b *backup, t time.Time, remark, o
 	return r
 }
 
-// startRestore checks the restore preconditions of SPEC.md 9 and starts
-// one. The order: the backup must exist (DCS.4031); a backup still
-// running is the instance's current operation (DCS.4096, retryable);
-// other non-succeed backups cannot be restored (DCS.4087); then the
-// instance must be idle and RUNNING.
+// startRestore checks the restore preconditions of SPEC.md 9 and 13 and
+// starts one. The order: single-node instances cannot restore (DCS.4095);
+// the remark is at most 128 characters (DCS.4098); the backup must exist
+// (DCS.4031); a backup still running is the instance's current operation
+// (DCS.4096, retryable); other non-succeed backups cannot be restored
+// (DCS.4087); then the instance must be idle (DCS.4097, DCS.4096, DCS.4017
+// for an import into it) and RUNNING (DCS.4049).
 func (s *Simulator) startRestore(inst *instance, backupID, remark, origin string, now time.Time) (*restore, response) {
 	if inst.cacheMode == cacheModeSingle {
 		return nil, errUnsupported()
+	}
+	if r := checkRemark(remark); r.isError() {
+		return nil, r
 	}
 	b := s.findBackup(inst.id, backupID)
 	if b == nil {
@@ -313,7 +393,7 @@ func (s *Simulator) materializeAutoBackups(now time.Time) {
 		}
 		for !inst.nextAuto.After(now) {
 			if inst.cacheMode != cacheModeSingle {
-				s.autoBackupAt(inst, inst.nextAuto, "auto")
+				s.autoBackupAt(inst, inst.nextAuto, typeAuto)
 			}
 			inst.nextAuto = inst.nextAuto.Add(s.autoEvery)
 		}
@@ -321,12 +401,17 @@ func (s *Simulator) materializeAutoBackups(now time.Time) {
 }
 
 func (s *Simulator) autoBackupAt(inst *instance, t time.Time, origin string) *backup {
-	idle := s.checkIdle(inst, t)
-	b := s.newBackup(inst, t, "", "rdb", "auto", origin)
-	b.period = fmt.Sprintf("%02d:00-%02d:00", t.UTC().Hour(), (t.UTC().Hour()+1)%24)
-	if idle.isError() {
-		b.dur, b.fail, b.failCode = 0, true, skippedAutoCode
+	var b *backup
+	if idle := s.checkIdle(inst, t); idle.isError() {
+		// A skipped run stores no file, so it evicts nothing.
+		b = &backup{lifecycle: lifecycle{created: t}, id: s.newUUID(), instanceID: inst.id,
+			name: "backup_" + t.UTC().Format(nameTimeLayout), format: formatRDB, backupType: typeAuto, origin: origin,
+			fail: true, failCode: skippedAutoCode, shards: inst.shardCount(), ip: inst.ip()}
+		s.backups = append(s.backups, b)
+	} else {
+		b = s.newBackup(inst, t, "", formatRDB, typeAuto, origin)
 	}
+	b.period = fmt.Sprintf("%02d:00-%02d:00", t.UTC().Hour(), (t.UTC().Hour()+1)%24)
 	return b
 }
 
@@ -350,6 +435,11 @@ type BackupRecord struct {
 	FinishedAt time.Time `json:"finished_at,omitzero"`
 	DeletedAt  time.Time `json:"deleted_at,omitzero"`
 	ExpiredAt  time.Time `json:"expired_at,omitzero"`
+	// Evicted is set when the per-instance cap deleted the backup
+	// (DeletedAt is then the eviction time).
+	Evicted bool `json:"evicted,omitempty"`
+	// Files is the number of files (one per shard).
+	Files int `json:"files"`
 }
 
 // RestoreRecord is a restore as the simulator knows it.
@@ -372,10 +462,10 @@ func (b *backup) record(now time.Time) BackupRecord {
 	rec := BackupRecord{
 		ID: b.id, InstanceID: b.instanceID, Name: b.name, Remark: b.remark, Format: b.format,
 		Type: b.backupType, Origin: b.origin, Status: st.status, Progress: st.progress,
-		ErrorCode: st.errorCode, Size: st.size, CreatedAt: b.created, FinishedAt: st.finished,
+		ErrorCode: st.errorCode, Size: st.size, CreatedAt: b.created, FinishedAt: st.finished, Files: b.shards,
 	}
 	if !b.deleted.IsZero() && !now.Before(b.deleted) {
-		rec.DeletedAt = b.deleted
+		rec.DeletedAt, rec.Evicted = b.deleted, b.evicted
 	}
 	if !b.expired.IsZero() && !now.Before(b.expired) {
 		rec.ExpiredAt = b.expired

@@ -16,6 +16,12 @@ type Stats struct {
 	// Outcomes counts per operation the error code, or the status of a
 	// successful answer ("200", "204").
 	Outcomes map[Operation]map[string]int `json:"outcomes"`
+	// Evictions counts backups the per-instance cap deleted (SPEC.md 17).
+	Evictions int `json:"evictions"`
+	// DownloadBytes counts the body bytes served by download links. Link
+	// requests are counted under OpDownload in Requests, Statuses, Codes
+	// and Outcomes, but not in Total: they are not API requests.
+	DownloadBytes int64 `json:"download_bytes"`
 }
 
 type statsData struct{ Stats }
@@ -31,6 +37,16 @@ func newStatsData() statsData {
 
 func (d *statsData) record(op Operation, resp response) {
 	d.Total++
+	d.count(op, resp)
+}
+
+// recordDownload counts a link request and its body bytes.
+func (d *statsData) recordDownload(status int, code string, n int64) {
+	d.count(OpDownload, response{status: status, code: code})
+	d.DownloadBytes += n
+}
+
+func (d *statsData) count(op Operation, resp response) {
 	d.Requests[op]++
 	d.Statuses[resp.status]++
 	outcome := strconv.Itoa(resp.status)
@@ -46,7 +62,7 @@ func (d *statsData) record(op Operation, resp response) {
 
 func (d *statsData) snapshot() Stats {
 	out := newStatsData().Stats
-	out.Total = d.Total
+	out.Total, out.Evictions, out.DownloadBytes = d.Total, d.Evictions, d.DownloadBytes
 	for k, v := range d.Requests {
 		out.Requests[k] = v
 	}
