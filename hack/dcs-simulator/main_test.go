@@ -3,9 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
+	"io"
 	"net/http"
 	"reflect"
 	"strings"
@@ -101,6 +104,101 @@ func TestServesSignedRequests(t *testing.T) {
 	}
 }
 
+// eventually polls cond every 10 ms until it holds or 20 s pass.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: timed out", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestServesImportsLinksAndTags runs the new calls against the binary:
+// tagged instances, download links served by the binary itself, and a
+// backup import into an instance whose password is set over the admin API.
+func TestServesImportsLinksAndTags(t *testing.T) {
+	const password = "binary-test-redis-password"
+	bin := startBinary(t, "--listen=127.0.0.1:0", "--instances=src:size=3KiB:tag.env=prod,dst:cluster:shards=2:tag.env=prod,other",
+		"--backup-duration=20ms", "--import-duration=20ms", "--max-backups=5")
+	ctx := context.Background()
+	client, err := dcs.New(dcs.Config{Endpoint: "http://" + bin.addr, AllowInsecure: true, ProjectID: simulator.DefaultProjectID,
+		Credentials: dcs.Credentials{AccessKey: simulator.DefaultAccessKey, SecretKey: simulator.DefaultSecretKey},
+		Limiter:     dcs.NewLimiter(0, 0)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	adminPost(t, bin.addr, "instances", `{"instance_id":"dst","password":"`+password+`"}`)
+
+	insts, err := client.ListInstances(ctx, dcs.ListInstancesOptions{Tags: map[string]string{"env": "prod"}})
+	if err != nil || len(insts) != 2 || insts[0].ID != "src" || insts[1].ID != "dst" {
+		t.Fatalf("instances %+v %v", insts, err)
+	}
+	bid, err := client.CreateBackup(ctx, "src", dcs.CreateBackupRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "backup", func() bool {
+		bs, err := client.ListBackups(ctx, "src", dcs.ListOptions{})
+		return err == nil && len(bs) == 1 && bs[0].Status == dcs.BackupSucceeded
+	})
+	checkDownload(t, client, "src", bid, 3<<10)
+
+	req := dcs.ImportTaskRequest{TaskName: "import-1", BackupID: bid, TargetInstanceID: "dst", TargetPassword: password + "x"}
+	if _, err := client.CreateImportTask(ctx, req); !dcs.IsWrongPassword(err) {
+		t.Fatalf("wrong password: %v", err)
+	}
+	req.TargetPassword = password
+	task, err := client.CreateImportTask(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "import", func() bool {
+		shown, err := client.ShowImportTask(ctx, task.ID)
+		return err == nil && shown.State == dcs.ImportSucceeded
+	})
+	if err := bin.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(bin.logs.String(), password) || strings.Contains(bin.logs.String(), "Signature=") {
+		t.Fatalf("logs leak a secret: %s", bin.logs.String())
+	}
+}
+
+func adminPost(t *testing.T, addr, path, body string) {
+	t.Helper()
+	res, err := http.Post("http://"+addr+simulator.AdminPrefix+path, "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("admin %s: %d", path, res.StatusCode)
+	}
+}
+
+// checkDownload downloads the one file of a backup through its link and
+// compares it with the simulator's content.
+func checkDownload(t *testing.T, client *dcs.Client, inst, bid string, size int64) {
+	t.Helper()
+	files, err := client.ListBackupFileLinks(context.Background(), inst, bid, time.Hour)
+	if err != nil || len(files.Links) != 1 {
+		t.Fatalf("links %+v %v", files, err)
+	}
+	res, err := http.Get(files.Links[0].URL.Reveal())
+	if err != nil {
+		t.Fatal(dcs.RedactError(err))
+	}
+	body, _ := io.ReadAll(res.Body)
+	_ = res.Body.Close()
+	want := simulator.ObjectContent(files.BucketName, files.FilePath+files.Links[0].FileName, size)
+	if sum := sha256.Sum256(body); res.StatusCode != 200 || hex.EncodeToString(sum[:]) != want.SHA256() {
+		t.Fatalf("download: %d, %d bytes", res.StatusCode, len(body))
+	}
+}
+
 func wantInstance(t *testing.T, c *dcs.Client, id string, want dcs.Instance) {
 	t.Helper()
 	got, err := c.ShowInstance(context.Background(), id)
@@ -131,7 +229,10 @@ func TestHelpAndBadFlags(t *testing.T) {
 	}
 	for _, want := range []string{"-listen", "-project-id", "-access-key", "-secret-key", "-instances", "-backup-duration",
 		"-restore-duration", "-error-rate", "-throttle-rate", "-latency", "-rate-limit", "-auto-backup-interval",
-		"/_sim/stats", "/_sim/faults", "/_sim/restores", "/_sim/instances"} {
+		"-import-duration", "-import-password-check", "-link-expiry", "-link-head-forbidden", "-backup-size", "-max-backups",
+		"-import-fail-rate", "shards=N", "tag.KEY=VALUE", "/_obs/",
+		"/_sim/stats", "/_sim/faults", "/_sim/restores", "/_sim/instances", "/_sim/imports", "/_sim/tags", "/_sim/untag",
+		"/_sim/instances/remove", "/_sim/links/expire", "/_sim/fail-imports", "/_sim/backup-files"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("--help lacks %s", want)
 		}
@@ -141,6 +242,8 @@ func TestHelpAndBadFlags(t *testing.T) {
 	}
 	for _, args := range [][]string{
 		{"--nope"}, {"extra"}, {"--error-rate=2"}, {"--instances=a:weird"}, {"--access-key="}, {"--listen=256.0.0.1:x"},
+		{"--import-password-check=never"}, {"--backup-size=big"}, {"--import-duration=0"}, {"--link-expiry=-1s"},
+		{"--import-fail-rate=1.5"},
 	} {
 		if err := run(context.Background(), args, &out, &out, nil); err == nil {
 			t.Errorf("%v accepted", args)
@@ -149,17 +252,33 @@ func TestHelpAndBadFlags(t *testing.T) {
 }
 
 func TestParseInstances(t *testing.T) {
-	got, err := parseInstances(" a , b:single,c:cluster:FROZEN,,d:ERROR")
+	got, err := parseInstances(" a , b:single,c:cluster:FROZEN,,d:ERROR,e:cluster:shards=6:size=2MiB:tag.env=prod:tag.team=:tag.a=b=c")
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []simulator.Instance{{ID: "a"}, {ID: "b", CacheMode: "single"}, {ID: "c", CacheMode: "cluster", Status: "FROZEN"}, {ID: "d", Status: "ERROR"}}
+	want := []simulator.Instance{{ID: "a"}, {ID: "b", CacheMode: "single"}, {ID: "c", CacheMode: "cluster", Status: "FROZEN"},
+		{ID: "d", Status: "ERROR"}, {ID: "e", CacheMode: "cluster", ShardCount: 6, BackupSize: 2 << 20,
+			Tags: map[string]string{"env": "prod", "team": "", "a": "b=c"}}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got  %+v\nwant %+v", got, want)
 	}
-	for _, bad := range []string{":single", "a:Single", "a:x"} {
+	for _, bad := range []string{":single", "a:Single", "a:x", "a:shards=0", "a:shards=65", "a:shards=x", "a:size=1TB",
+		"a:size=0", "a:size=-1", "a:tag.=x", "a:tag=x", "a:password=x"} {
 		if _, err := parseInstances(bad); err == nil {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestParseSize(t *testing.T) {
+	for in, want := range map[string]int64{"1": 1, "1024": 1024, "8B": 8, "3KiB": 3 << 10, "64MiB": 64 << 20, "1GiB": 1 << 30} {
+		if got, err := parseSize(in); err != nil || got != want {
+			t.Errorf("parseSize(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "MiB", "1.5GiB", "1gb", "-1", "0", "99999999GiB"} {
+		if _, err := parseSize(bad); err == nil {
+			t.Errorf("parseSize(%q) accepted", bad)
 		}
 	}
 }
