@@ -177,21 +177,23 @@ func TestImportPasswordNeverLeaks(t *testing.T) {
 		a.get(p, &v)
 		record(v)
 	}
+	// Failure messages mask the password too.
+	mask := func(s string) string { return strings.ReplaceAll(s, targetPassword, "<LEAKED>") }
 	for _, v := range outputs {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
 			if out := fmt.Sprintf(verb, v); strings.Contains(out, targetPassword) {
-				t.Errorf("%T printed with %s leaks the password: %s", v, verb, out)
+				t.Errorf("%T printed with %s leaks the password: %s", v, verb, mask(out))
 			}
 		}
 		if b, _ := json.Marshal(v); bytes.Contains(b, []byte(targetPassword)) {
-			t.Errorf("%T as JSON leaks the password: %s", v, b)
+			t.Errorf("%T as JSON leaks the password: %s", v, mask(string(b)))
 		}
 	}
 	if strings.Contains(logs.String(), targetPassword) || !strings.Contains(logs.String(), "create-import") {
-		t.Errorf("log: %s", logs.String())
+		t.Errorf("log: %s", mask(logs.String()))
 	}
 	// It did reach the simulator: the raw show body echoes it, as documented.
 	if raw := e.raw(http.MethodGet, "/v2/"+DefaultProjectID+"/migration-task/"+task.ID, "", nil); !strings.Contains(raw.body, targetPassword) {
-		t.Fatalf("the simulator does not echo the password: %s", raw.body)
+		t.Fatal("the simulator does not echo the password in the show body")
 	}
 }

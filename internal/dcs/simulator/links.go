@@ -3,7 +3,7 @@ package simulator
 import (
 	"crypto/hmac"
 	crand "crypto/rand"
-	"crypto/sha1" //nolint:gosec // S3-style v2 query authentication is HMAC-SHA1 by definition
+	"crypto/sha1" // S3-style v2 query authentication is HMAC-SHA1 by definition
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/xml"
