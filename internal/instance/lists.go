@@ -1,0 +1,114 @@
+/*
+Copyright 2026 The dcs-backup-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package instance
+
+import (
+	"context"
+	"math/rand/v2"
+	"time"
+
+	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
+)
+
+// Lister reads one of an instance's lists from DCS.
+type Lister[T any] func(context.Context) ([]T, error)
+
+// Restores returns the instance's restore records, read at most maxAge
+// ago, and when they were read; list reads them anew when needed. Every
+// object of an instance (its backups, its schedule, restores into it)
+// shares the one list, and concurrent callers wait for a single call, so an
+// instance costs one call per poll round whatever the number of objects.
+func (c *Coordinator) Restores(ctx context.Context, key Key, maxAge time.Duration,
+	list Lister[dcs.Restore]) ([]dcs.Restore, time.Time, error) {
+	return shared(ctx, c, key, "restores", maxAge, list,
+		func(st *instanceState) *listEntry[dcs.Restore] { return &st.restores })
+}
+
+// Records returns the instance's backup records like Restores.
+func (c *Coordinator) Records(ctx context.Context, key Key, maxAge time.Duration,
+	list Lister[dcs.Backup]) ([]dcs.Backup, time.Time, error) {
+	return shared(ctx, c, key, "records", maxAge, list,
+		func(st *instanceState) *listEntry[dcs.Backup] { return &st.records })
+}
+
+// InvalidateRecords drops the instance's backup records after the operator
+// changed them (a new backup, a deletion).
+func (c *Coordinator) InvalidateRecords(key Key) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.instances[key]; ok {
+		st.records = listEntry[dcs.Backup]{}
+	}
+}
+
+func shared[T any](ctx context.Context, c *Coordinator, key Key, name string, maxAge time.Duration,
+	list Lister[T], entryOf func(*instanceState) *listEntry[T]) ([]T, time.Time, error) {
+	now := c.clock.Now()
+	var e listEntry[T]
+	c.mu.Lock()
+	if st, ok := c.instances[key]; ok {
+		e = *entryOf(st)
+	}
+	c.mu.Unlock()
+	if e.valid && now.Sub(e.at) < maxAge {
+		return e.items, e.at, nil
+	}
+	v, err, _ := c.lists.Do(name+"/"+key.String(), func() (any, error) {
+		items, err := list(ctx)
+		if err != nil {
+			return nil, err
+		}
+		entry := listEntry[T]{valid: true, at: now, items: items}
+		c.mu.Lock()
+		// The instance may have been forgotten while the call ran: keep
+		// the result only for an instance still referred to.
+		if st, ok := c.instances[key]; ok {
+			*entryOf(st) = entry
+		}
+		c.mu.Unlock()
+		return entry, nil
+	})
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	entry := v.(listEntry[T])
+	return entry.items, entry.at, nil
+}
+
+// StartupDelay returns how long to put off the first read of an
+// instance's lists after the process started. A restarted manager visits
+// every finished object at once; reading every instance's lists in that
+// first wave would queue the polls of running backups behind hundreds of
+// calls. During the first interval after the start, the first read of each
+// instance is put off to a random moment within that interval; later reads,
+// and every read after the first interval, are not delayed.
+func (c *Coordinator) StartupDelay(key Key, interval time.Duration) time.Duration {
+	now := c.clock.Now()
+	if interval <= 0 || now.Sub(c.started) >= interval {
+		return 0
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	st, ok := c.instances[key]
+	if !ok || st.restores.valid || st.records.valid {
+		return 0
+	}
+	if st.firstReadAt.IsZero() {
+		st.firstReadAt = c.started.Add(time.Duration(rand.Int64N(int64(interval)))) //nolint:gosec // load spreading
+	}
+	return max(0, st.firstReadAt.Sub(now))
+}
