@@ -82,13 +82,28 @@ verify: ## Regenerate everything generated and fail if the tree changed (stale g
 	go mod tidy -diff
 	go mod verify
 
+# Packages whose tests start a control plane (or real processes that do);
+# the others are unit tests and fuzz seeds.
+PLANE_PKG_PATTERN = -e /internal/controller -e /test/ -e /internal/localenv -e /hack/demo
+# The controller package holds both: its envtest suite (TestControllers)
+# and unit tests of the reconcilers with the fake client, which test-unit
+# runs on their own.
+CONTROLLER_SUITE = ^TestControllers$$
+
 .PHONY: test
-test: verify vet lint envtest helm kustomize ## Everything CI checks: generated files, vet, lint, unit, fuzz seeds and envtest suites.
-	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) go test $(GO_TEST_FLAGS) ./... $(if $(GINKGO_ARGS),-args $(GINKGO_ARGS))
+test: verify vet lint envtest helm kustomize ## Everything CI checks: generated files, vet, lint, unit tests (-race), fuzz seeds and envtest suites.
+	$(MAKE) --no-print-directory test-unit GO_TEST_FLAGS="$(GO_TEST_FLAGS) -race"
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) \
+		go test $(GO_TEST_FLAGS) $$(go list ./... | grep $(PLANE_PKG_PATTERN)) $(if $(GINKGO_ARGS),-args $(GINKGO_ARGS))
 
 .PHONY: test-unit
-test-unit: ## Only the tests that need no control plane.
-	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v -e /internal/controller -e /test/ -e /internal/localenv -e /hack/demo)
+test-unit: ## Only the tests that need no control plane (make test runs them with -race).
+	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v $(PLANE_PKG_PATTERN))
+	go test $(GO_TEST_FLAGS) -skip '$(CONTROLLER_SUITE)' ./internal/controller/
+
+.PHONY: test-race
+test-race: envtest helm kustomize ## Every test, envtest suites included, with the race detector (slow).
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) go test $(GO_TEST_FLAGS) -race -timeout 60m ./...
 
 ##@ Build
 

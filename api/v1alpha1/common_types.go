@@ -178,6 +178,9 @@ const (
 	ReasonReady           = "Ready"
 	ReasonInvalidSchedule = "InvalidSchedule"
 	ReasonInvalidTimeZone = "InvalidTimeZone"
+	// ReasonCreateFailed: the API server refused a DCSBackup of the
+	// schedule (a quota, an admission policy); the run is retried.
+	ReasonCreateFailed = "CreateFailed"
 
 	// LastBackupSucceeded and Fresh reasons.
 	ReasonNoBackupYet      = "NoBackupYet"
@@ -193,17 +196,18 @@ const (
 	// LabelSchedule is set on the DCSBackups a schedule creates; its value is
 	// the schedule's name.
 	LabelSchedule = "backup.dcs-operator.dev/schedule"
+	// LabelScheduleUID is set beside LabelSchedule: the UID of the schedule
+	// that made the DCSBackup. A schedule only counts (and prunes) children
+	// with its own UID, so one re-created under the same name leaves the
+	// backups of the one before alone.
+	LabelScheduleUID = "backup.dcs-operator.dev/schedule-uid"
 	// AnnotationRunNow on a schedule starts one run for each new value.
 	AnnotationRunNow = "backup.dcs-operator.dev/run-now"
 	// AnnotationScheduledTime on a child records the slot it was made for.
 	AnnotationScheduledTime = "backup.dcs-operator.dev/scheduled-at"
 	// AnnotationPrunedBy on a child says which schedule's retention deleted
-	// it: only then does deleting a schedule's child delete its cloud backup
-	// while the schedule itself is being deleted.
+	// it (and its cloud backup).
 	AnnotationPrunedBy = "backup.dcs-operator.dev/pruned-by"
 	// Finalizer guards cloud backups with deletionPolicy Delete.
 	Finalizer = "backup.dcs-operator.dev/cloud-backup"
-	// ScheduleFinalizer lets a schedule orphan its children before it goes,
-	// so deleting a schedule never deletes backups.
-	ScheduleFinalizer = "backup.dcs-operator.dev/orphan-backups"
 )

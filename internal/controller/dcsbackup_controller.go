@@ -18,10 +18,8 @@ package controller
 
 import (
 	"context"
-	"sync"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -36,15 +34,14 @@ import (
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
+	"github.com/dcs-operator/dcs-backup-operator/internal/instance"
 )
 
 // Requeue intervals of the DCSBackup controller.
 const (
-	// conflictRequeue retries a status write that lost a race.
-	conflictRequeue = 100 * time.Millisecond
 	// waitingRequeue is the shortest safety net of a backup waiting for
 	// its turn on an instance, maxWaitingRequeue the longest (see
-	// waitingDelay); normally the backup ahead of it wakes it when it ends.
+	// waitingDelay); normally the object ahead of it wakes it when it ends.
 	waitingRequeue    = 30 * time.Second
 	maxWaitingRequeue = 5 * time.Minute
 	// blockedRequeue is the safety net of a backup blocked on user input
@@ -68,45 +65,51 @@ const (
 
 // priorityTimed is the work-queue priority of the passes that are due at a
 // moment: the poll of a running backup at its expected end, and the next
-// backup of an instance when the one ahead ends. controller-runtime's
+// object of an instance when the one ahead ends. controller-runtime's
 // priority queue serves higher priorities first; without it, a poll that
 // comes due while a thousand new DCSBackups wait for their first pass
 // queues behind all of them, and the backup is seen finished seconds late.
 const priorityTimed = 10
 
-// Error backoff bounds.
-const (
-	errorBackoffBase  = time.Second
-	errorBackoffLimit = 5 * time.Minute
-	busyBackoffBase   = 5 * time.Second
-	busyBackoffLimit  = time.Minute
-)
+// kindBackup names DCSBackups in the coordinator.
+const kindBackup = "DCSBackup"
+
+// Dependencies are what every reconciler is built with. Reconcilers keep
+// no state of their own: what must outlive a pass is in the resources or in
+// the Coordinator, and tests swap any of these.
+type Dependencies struct {
+	Client      client.Client
+	Recorder    recorder.EventRecorder
+	Connector   Connector
+	Coordinator *instance.Coordinator
+	Clock       clock.Clock
+}
 
 // DCSBackupReconciler reconciles DCSBackup objects: one backup of one DCS
 // instance, from the create call to a restorable result.
 type DCSBackupReconciler struct {
-	client.Client
-	Recorder  recorder.EventRecorder
-	Connector Connector
-	Clock     clock.Clock
-	// RestorePollInterval is how often finished backups re-read restores.
-	RestorePollInterval time.Duration
+	deps Dependencies
+	// restorePollInterval is how often finished backups re-read restores.
+	restorePollInterval time.Duration
+}
 
-	turns     *turns
-	durations *durations
-	starts    *startTimes
-	restores  *listCache[dcs.Restore]
-	records   *listCache[dcs.Backup]
-	failures  *failureCounter
-	// startedAt is when the controller was set up (see startupSpread).
-	startedAt time.Time
+// NewDCSBackupReconciler returns the DCSBackup reconciler.
+func NewDCSBackupReconciler(d Dependencies, restorePollInterval time.Duration) *DCSBackupReconciler {
+	return &DCSBackupReconciler{deps: d, restorePollInterval: restorePollInterval}
+}
+
+func backupObject(n types.NamespacedName) instance.Object {
+	return instance.Object{Kind: kindBackup, NamespacedName: n}
 }
 
 // Reconcile is a short dispatcher: finished work and deletions return early,
 // everything else goes through the steps of a pass.
 func (r *DCSBackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	b := &backupv1alpha1.DCSBackup{}
-	if err := r.Get(ctx, req.NamespacedName, b); err != nil {
+	if err := r.deps.Client.Get(ctx, req.NamespacedName, b); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.deps.Coordinator.Forget(backupObject(req.NamespacedName))
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	if !b.DeletionTimestamp.IsZero() {
@@ -116,8 +119,7 @@ func (r *DCSBackupReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 		return ctrl.Result{}, err
 	}
 	p := r.newPass(b)
-	res := p.run(ctx)
-	return p.commit(ctx, res)
+	return p.commit(ctx, p.run(ctx))
 }
 
 // syncFinalizer keeps the finalizer exactly on backups whose cloud backup is
@@ -133,40 +135,41 @@ func (r *DCSBackupReconciler) syncFinalizer(ctx context.Context, b *backupv1alph
 	} else {
 		controllerutil.RemoveFinalizer(b, backupv1alpha1.Finalizer)
 	}
-	return true, client.IgnoreNotFound(r.Patch(ctx, b, client.MergeFrom(orig)))
+	return true, client.IgnoreNotFound(r.deps.Client.Patch(ctx, b, client.MergeFrom(orig)))
 }
 
 // backupPass is one reconcile of one DCSBackup: it edits a copy of the
 // object and writes the status once at the end.
 type backupPass struct {
-	r      *DCSBackupReconciler
-	orig   *backupv1alpha1.DCSBackup
-	b      *backupv1alpha1.DCSBackup
-	key    instanceKey
-	api    dcs.API
-	now    time.Time
-	events []pendingEvent
+	r    *DCSBackupReconciler
+	orig *backupv1alpha1.DCSBackup
+	b    *backupv1alpha1.DCSBackup
+	obj  instance.Object
+	key  instance.Key
+	api  dcs.API
+	now  time.Time
+	out  effects
 	// timed is set when the next pass is due at a moment (a poll at the
 	// expected end of a backup): it goes before other queued work.
 	timed bool
 }
 
-type pendingEvent struct {
-	warning bool
-	reason  string
-	note    string
-}
-
 func (r *DCSBackupReconciler) newPass(b *backupv1alpha1.DCSBackup) *backupPass {
-	return &backupPass{r: r, orig: b.DeepCopy(), b: b, key: instanceKeyOf(b), now: r.Clock.Now()}
+	p := &backupPass{r: r, orig: b.DeepCopy(), b: b, obj: backupObject(client.ObjectKeyFromObject(b)),
+		key: instanceKeyOf(b), now: r.deps.Clock.Now()}
+	r.deps.Coordinator.Track(p.obj, b.UID, p.key)
+	return p
 }
 
-func instanceKeyOf(b *backupv1alpha1.DCSBackup) instanceKey {
-	return instanceKeyFor(b.Spec.DCSBackupTemplateSpec)
+func (p *backupPass) coord() *instance.Coordinator { return p.r.deps.Coordinator }
+
+// holder is the backup as the coordinator's turns know it.
+func (p *backupPass) holder() instance.Holder {
+	return backupHolder(p.b)
 }
 
-func (p *backupPass) event(warning bool, reason, note string) {
-	p.events = append(p.events, pendingEvent{warning: warning, reason: reason, note: note})
+func backupHolder(b *backupv1alpha1.DCSBackup) instance.Holder {
+	return instance.Holder{Kind: kindBackup, UID: b.UID, Name: client.ObjectKeyFromObject(b), Queued: b.CreationTimestamp.Time}
 }
 
 // run takes the pass through its steps and returns when to look again.
@@ -176,7 +179,7 @@ func (p *backupPass) run(ctx context.Context) time.Duration {
 		// Failed, expired and deleted backups never change again.
 		return 0
 	}
-	api, err := p.r.Connector.Connect(ctx, p.b.Namespace, p.b.Spec.Connection)
+	api, err := p.r.deps.Connector.Connect(ctx, p.b.Namespace, p.b.Spec.Connection)
 	if err != nil {
 		return p.connectFailed(ctx, err)
 	}
@@ -200,40 +203,31 @@ func (p *backupPass) initConditions() {
 		b.Status.Phase = backupv1alpha1.PhasePending
 	}
 	if meta.FindStatusCondition(b.Status.Conditions, backupv1alpha1.ConditionSucceeded) == nil {
-		setCondition(b, backupv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, backupv1alpha1.ReasonPending,
+		p.setCondition(backupv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, backupv1alpha1.ReasonPending,
 			"the backup has not been submitted to DCS yet")
 	}
 	if meta.FindStatusCondition(b.Status.Conditions, backupv1alpha1.ConditionSynced) == nil {
-		setCondition(b, backupv1alpha1.ConditionSynced, metav1.ConditionUnknown, backupv1alpha1.ReasonPending,
+		p.setCondition(backupv1alpha1.ConditionSynced, metav1.ConditionUnknown, backupv1alpha1.ReasonPending,
 			"the operator has not talked to DCS about this backup yet")
 	}
 }
 
-// commit writes the status if it changed, then emits the pass's events.
+// setCondition sets a condition of the backup, with the transition time
+// from the controller's clock.
+func (p *backupPass) setCondition(typ string, status metav1.ConditionStatus, reason, msg string) {
+	setCondition(&p.b.Status.Conditions, p.b.Generation, p.now, typ, status, reason, msg)
+}
+
+// commit writes the status if it changed, then emits the pass's effects.
 func (p *backupPass) commit(ctx context.Context, requeue time.Duration) (ctrl.Result, error) {
+	if ok, res, err := writeStatus(ctx, p.r.deps.Client, p.orig, p.b, &p.orig.Status, &p.b.Status); !ok {
+		return res, err
+	}
 	if c := meta.FindStatusCondition(p.b.Status.Conditions, backupv1alpha1.ConditionSynced); c != nil &&
 		c.Status == metav1.ConditionTrue {
-		p.r.failures.reset(p.b.UID)
+		p.coord().Succeeded(p.obj)
 	}
-	if !equality.Semantic.DeepEqual(p.orig.Status, p.b.Status) {
-		// Optimistic locking: a pass that started from a stale cache must
-		// not write its view over a newer one (a merge patch replaces the
-		// whole conditions list). It loses and runs again.
-		patch := client.MergeFromWithOptions(p.orig, client.MergeFromWithOptimisticLock{})
-		if err := p.r.Status().Patch(ctx, p.b, patch); err != nil {
-			if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-				return ctrl.Result{RequeueAfter: conflictRequeue, Priority: ptr.To(priorityTimed)}, nil
-			}
-			return ctrl.Result{}, err
-		}
-	}
-	for _, e := range p.events {
-		typ := "Normal"
-		if e.warning {
-			typ = "Warning"
-		}
-		p.r.Recorder.Eventf(p.b, nil, typ, e.reason, "Reconcile", "%s", e.note)
-	}
+	p.out.flush(p.r.deps.Recorder, p.b, "Reconcile")
 	if requeue > 0 {
 		log.FromContext(ctx).V(2).Info("next look", "after", requeue, "phase", p.b.Status.Phase)
 	}
@@ -250,7 +244,7 @@ func (p *backupPass) commit(ctx context.Context, requeue time.Duration) (ctrl.Re
 // commit): a pass whose first request works and whose second fails (the
 // recovery list, then the create) must still back off.
 func (p *backupPass) synced() {
-	setCondition(p.b, backupv1alpha1.ConditionSynced, metav1.ConditionTrue, backupv1alpha1.ReasonSynced,
+	p.setCondition(backupv1alpha1.ConditionSynced, metav1.ConditionTrue, backupv1alpha1.ReasonSynced,
 		"the last request to DCS succeeded")
 }
 
@@ -260,7 +254,8 @@ func (p *backupPass) connectFailed(ctx context.Context, err error) time.Duration
 	if !isUser {
 		// The API server failed us reading the Secret: retry soon.
 		log.FromContext(ctx).Error(err, "connecting to DCS")
-		return p.setSyncError(backupv1alpha1.ReasonAPIError, err.Error(), errorBackoffBase, errorBackoffLimit)
+		p.setSynced(metav1.ConditionFalse, backupv1alpha1.ReasonAPIError, err.Error())
+		return errorBackoff(p.coord().Failed(p.obj, p.b.UID), errorBackoffBase, errorBackoffLimit)
 	}
 	p.setSynced(metav1.ConditionFalse, reason, err.Error())
 	return blockedRequeue
@@ -270,66 +265,20 @@ func (p *backupPass) connectFailed(ctx context.Context, err error) time.Duration
 func (p *backupPass) setSynced(status metav1.ConditionStatus, reason, msg string) {
 	old := meta.FindStatusCondition(p.b.Status.Conditions, backupv1alpha1.ConditionSynced)
 	if status == metav1.ConditionFalse && (old == nil || old.Status != status || old.Reason != reason) {
-		p.event(true, reason, msg)
+		p.out.event(true, reason, msg)
 	}
-	setCondition(p.b, backupv1alpha1.ConditionSynced, status, reason, msg)
+	p.setCondition(backupv1alpha1.ConditionSynced, status, reason, msg)
 }
 
-// setSyncError reports a failed request and returns the backoff before the
-// next try; repeated failures back off exponentially.
-func (p *backupPass) setSyncError(reason, msg string, base, limit time.Duration) time.Duration {
-	p.setSynced(metav1.ConditionFalse, reason, msg)
-	n := p.r.failures.inc(p.b.UID)
-	return errorBackoff(n, base, limit)
-}
-
-// dcsFailed reports a failed DCS call with a reason a person can act on.
+// dcsFailed reports a failed DCS call with a reason a person can act on
+// (errorRules) and returns the backoff before the next try.
 func (p *backupPass) dcsFailed(ctx context.Context, what string, err error) time.Duration {
-	class := dcs.Classify(err)
-	msg := what + ": " + err.Error()
-	switch class {
-	case dcs.ClassCanceled:
+	if dcs.Classify(err) == dcs.ClassCanceled {
 		return conflictRequeue
-	case dcs.ClassThrottled:
-		wait := p.setSyncError(backupv1alpha1.ReasonThrottled, msg, errorBackoffBase, errorBackoffLimit)
-		return max(wait, dcs.RetryAfter(err))
-	case dcs.ClassBusy:
-		return p.setSyncError(backupv1alpha1.ReasonInstanceBusy, msg, busyBackoffBase, busyBackoffLimit)
-	case dcs.ClassUnauthorized:
-		return p.setSyncError(backupv1alpha1.ReasonUnauthorized,
-			msg+"; check the access key pair in Secret "+p.b.Spec.Connection.CredentialsSecretRef.Name+
-				" and spec.connection.projectID", errorBackoffBase*30, errorBackoffLimit)
-	case dcs.ClassNotFound:
-		return p.setSyncError(backupv1alpha1.ReasonInstanceNotFound,
-			msg+"; check spec.instanceID and spec.connection", errorBackoffBase*30, errorBackoffLimit)
-	case dcs.ClassUnsupported:
-		return p.setSyncError(backupv1alpha1.ReasonInstanceNotSupported,
-			msg+"; DCS cannot back up this instance (single-node instances cannot be backed up)",
-			errorBackoffLimit, errorBackoffLimit)
-	case dcs.ClassTransient:
-		return p.setSyncError(backupv1alpha1.ReasonAPIError, msg, errorBackoffBase, errorBackoffLimit)
 	}
-	log.FromContext(ctx).V(1).Info("DCS request failed", "class", class.String(), "error", err.Error())
-	return p.setSyncError(backupv1alpha1.ReasonAPIError, msg, errorBackoffBase*10, errorBackoffLimit)
-}
-
-// failureCounter counts consecutive failed passes per object, for backoff.
-type failureCounter struct {
-	mu sync.Mutex
-	n  map[types.UID]int
-}
-
-func newFailureCounter() *failureCounter { return &failureCounter{n: map[types.UID]int{}} }
-
-func (f *failureCounter) inc(uid types.UID) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.n[uid]++
-	return f.n[uid]
-}
-
-func (f *failureCounter) reset(uid types.UID) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.n, uid)
+	f := classifyFailure(what, err, fieldPaths{instanceID: "spec.instanceID", connection: "spec.connection",
+		secret: p.b.Spec.Connection.CredentialsSecretRef.Name})
+	log.FromContext(ctx).V(1).Info("DCS request failed", "class", dcs.Classify(err).String(), "error", err.Error())
+	p.setSynced(metav1.ConditionFalse, f.reason, f.message)
+	return f.backoff(p.coord().Failed(p.obj, p.b.UID))
 }

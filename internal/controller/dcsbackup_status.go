@@ -133,7 +133,7 @@ var backupOutcomes = map[dcs.BackupStatus]phaseOutcome{
 
 // applyRecord copies a DCS backup record into the status and sets the
 // Succeeded condition from it.
-func applyRecord(b *backupv1alpha1.DCSBackup, rec dcs.Backup) {
+func applyRecord(b *backupv1alpha1.DCSBackup, rec dcs.Backup, now time.Time) {
 	st := &b.Status
 	st.BackupID = rec.ID
 	st.BackupName = rec.Name
@@ -154,7 +154,8 @@ func applyRecord(b *backupv1alpha1.DCSBackup, rec dcs.Backup) {
 	if isTerminalPhase(out.phase) && st.CompletedAt == nil {
 		st.CompletedAt = timeOrNil(rec.UpdatedAt)
 	}
-	setCondition(b, backupv1alpha1.ConditionSucceeded, out.status, out.reason, recordMessage(rec))
+	setCondition(&b.Status.Conditions, b.Generation, now, backupv1alpha1.ConditionSucceeded, out.status, out.reason,
+		recordMessage(rec))
 }
 
 func recordMessage(rec dcs.Backup) string {
@@ -191,7 +192,7 @@ func orDefault(s, def string) string {
 
 // applyRestores fills status.restores and the Restored condition from the
 // instance's restore records: those made from this backup, newest first.
-func applyRestores(b *backupv1alpha1.DCSBackup, all []dcs.Restore) {
+func applyRestores(b *backupv1alpha1.DCSBackup, all []dcs.Restore, now time.Time) {
 	var mine []dcs.Restore
 	for _, r := range all {
 		if r.BackupID != "" && r.BackupID == b.Status.BackupID {
@@ -206,7 +207,7 @@ func applyRestores(b *backupv1alpha1.DCSBackup, all []dcs.Restore) {
 	sortRestoresNewestFirst(mine)
 	b.Status.Restores = restoreRecords(mine, maxRestoresInStatus)
 	status, reason, msg := restoredCondition(mine[0])
-	setCondition(b, backupv1alpha1.ConditionRestored, status, reason, msg)
+	setCondition(&b.Status.Conditions, b.Generation, now, backupv1alpha1.ConditionRestored, status, reason, msg)
 }
 
 func sortRestoresNewestFirst(rs []dcs.Restore) {
@@ -266,13 +267,16 @@ func restoreRunning(rs ...backupv1alpha1.RestoreRecord) bool {
 }
 
 // setCondition sets a condition with the resource's generation. The
-// transition time only moves when the status changes.
-func setCondition(b *backupv1alpha1.DCSBackup, typ string, status metav1.ConditionStatus, reason, msg string) {
-	meta.SetStatusCondition(&b.Status.Conditions, metav1.Condition{
+// transition time comes from the controller's clock and only moves when the
+// status changes.
+func setCondition(conds *[]metav1.Condition, generation int64, now time.Time, typ string,
+	status metav1.ConditionStatus, reason, msg string) {
+	meta.SetStatusCondition(conds, metav1.Condition{
 		Type:               typ,
 		Status:             status,
 		Reason:             reason,
 		Message:            msg,
-		ObservedGeneration: b.Generation,
+		ObservedGeneration: generation,
+		LastTransitionTime: metav1.NewTime(now),
 	})
 }

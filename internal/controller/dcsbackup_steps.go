@@ -24,7 +24,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -42,7 +41,7 @@ func (p *backupPass) start(ctx context.Context) (time.Duration, bool) {
 	b := p.b
 	if b.Spec.BackupID != "" {
 		b.Status.BackupID = b.Spec.BackupID
-		p.event(false, "BackupAdopted", fmt.Sprintf("tracking existing DCS backup %s", b.Spec.BackupID))
+		p.out.event(false, "BackupAdopted", fmt.Sprintf("tracking existing DCS backup %s", b.Spec.BackupID))
 		return 0, true
 	}
 	if b.Status.CreateRequestedAt != nil {
@@ -56,6 +55,11 @@ func (p *backupPass) start(ctx context.Context) (time.Duration, bool) {
 	}
 	return p.create(ctx)
 }
+
+// busyByOthers is the waiting message of a backup whose instance DCS
+// reports busy with an operation the operator did not start.
+const busyByOthers = "DCS reports the instance busy with another operation (a console, automatic or restore " +
+	"operation); the backup starts when it is free"
 
 // recover looks for a backup created by an earlier pass whose answer was
 // lost (crash, timeout, a failed status write): the create intent is on the
@@ -75,8 +79,8 @@ func (p *backupPass) recover(ctx context.Context) (bool, time.Duration, error) {
 			"intent", b.Status.CreateRequestedAt.UTC())
 		return false, 0, nil
 	}
-	applyRecord(b, rec)
-	p.event(false, "BackupAdopted", fmt.Sprintf("found DCS backup %s, requested before the operator restarted", rec.ID))
+	applyRecord(b, rec, p.now)
+	p.out.event(false, "BackupAdopted", fmt.Sprintf("found DCS backup %s, requested before the operator restarted", rec.ID))
 	return true, 0, nil
 }
 
@@ -86,10 +90,15 @@ func (p *backupPass) recover(ctx context.Context) (bool, time.Duration, error) {
 // leaves a trace to recover from.
 func (p *backupPass) create(ctx context.Context) (time.Duration, bool) {
 	b := p.b
-	self := turnHolder{uid: b.UID, name: types.NamespacedName{Namespace: b.Namespace, Name: b.Name}}
-	holder, ok, err := p.r.turns.acquire(ctx, p.key, self, &backupSiblings{c: p.r.Client})
+	if wait := p.coord().HeldOff(p.key); wait > 0 {
+		// The instance answered busy for something the operator did not
+		// start: every backup of it waits the same hold-off.
+		p.waitForInstance(busyByOthers, busyByOthers)
+		return jitter(wait, 0.1), false
+	}
+	holder, ok, err := p.coord().Acquire(ctx, p.key, p.holder())
 	if err != nil {
-		log.FromContext(ctx).Error(err, "checking other backups of the instance")
+		log.FromContext(ctx).Error(err, "checking other operations on the instance")
 		return errorBackoffBase, false
 	}
 	if !ok {
@@ -98,13 +107,13 @@ func (p *backupPass) create(ctx context.Context) (time.Duration, bool) {
 		// (nextInLine), so a name would go stale, or cost a status write
 		// per waiting backup per hand-over. The event, a record of the
 		// moment, names it.
-		p.waitForInstance("waiting for its turn: another backup of the instance runs, and DCS runs one operation "+
-			"per instance at a time", fmt.Sprintf("waiting for DCSBackup %s to finish: DCS runs one operation per "+
-			"instance at a time", holder.name))
+		p.waitForInstance("waiting for its turn: another operation of the operator runs on the instance, and DCS "+
+			"runs one operation per instance at a time", fmt.Sprintf("waiting for %s to finish: DCS runs one operation per "+
+			"instance at a time", holder))
 		return waitingDelay(p.now.Sub(b.CreationTimestamp.Time)), false
 	}
 	if err := p.writeIntent(ctx); err != nil {
-		p.r.turns.release(p.key, b.UID)
+		p.coord().Release(p.key, b.UID)
 		if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
 			return conflictRequeue, false
 		}
@@ -119,24 +128,25 @@ func (p *backupPass) create(ctx context.Context) (time.Duration, bool) {
 		return p.createFailed(ctx, err), false
 	}
 	p.synced()
-	p.r.records.invalidate(p.key)
+	p.coord().ClearHoldOff(p.key)
+	p.coord().InvalidateRecords(p.key)
 	b.Status.BackupID = id
 	b.Status.Phase = backupv1alpha1.PhaseWaiting
-	setCondition(b, backupv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, backupv1alpha1.ReasonWaiting,
+	p.setCondition(backupv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, backupv1alpha1.ReasonWaiting,
 		fmt.Sprintf("DCS accepted backup %s", id))
-	p.event(false, "BackupStarted", fmt.Sprintf("DCS backup %s of instance %s started", id, b.Spec.InstanceID))
+	p.out.event(false, "BackupStarted", fmt.Sprintf("DCS backup %s of instance %s started", id, b.Spec.InstanceID))
 	p.timed = true
-	return jitter(activePollDelay(0, 0, "", p.r.durations.expected(p.key)), pollJitter), false
+	return jitter(activePollDelay(0, 0, "", p.coord().ExpectedDuration(p.key)), pollJitter), false
 }
 
 // writeIntent records the create intent on the resource before the call.
 func (p *backupPass) writeIntent(ctx context.Context) error {
 	p.b.Status.CreateRequestedAt = timeOrNil(p.now)
-	if err := p.r.Status().Patch(ctx, p.b, client.MergeFromWithOptions(p.orig, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := p.r.deps.Client.Status().Patch(ctx, p.b, client.MergeFromWithOptions(p.orig, client.MergeFromWithOptimisticLock{})); err != nil {
 		return err
 	}
 	p.orig = p.b.DeepCopy()
-	p.r.starts.set(p.b.UID, p.now)
+	p.coord().MarkStarted(p.obj, p.b.UID, p.now)
 	return nil
 }
 
@@ -148,15 +158,15 @@ func (p *backupPass) createFailed(ctx context.Context, err error) time.Duration 
 	class := dcs.Classify(err)
 	if class != dcs.ClassTransient && class != dcs.ClassCanceled {
 		b.Status.CreateRequestedAt = nil
-		p.r.turns.release(p.key, b.UID)
-		p.r.starts.forget(b.UID)
+		p.coord().Release(p.key, b.UID)
+		p.coord().ClearStarted(p.obj)
 	}
+	wait := p.dcsFailed(ctx, "creating the backup", err)
 	if class == dcs.ClassBusy {
-		msg := "DCS reports the instance busy with another operation (a console, automatic or restore " +
-			"operation); the backup starts when it is free"
-		p.waitForInstance(msg, msg)
+		p.waitForInstance(busyByOthers, busyByOthers)
+		p.coord().HoldOff(p.key, wait)
 	}
-	return p.dcsFailed(ctx, "creating the backup", err)
+	return wait
 }
 
 // waitForInstance sets the condition of a backup waiting for its instance,
@@ -164,10 +174,10 @@ func (p *backupPass) createFailed(ctx context.Context, err error) time.Duration 
 func (p *backupPass) waitForInstance(msg, note string) {
 	b := p.b
 	if b.Status.Phase != backupv1alpha1.PhaseWaiting {
-		p.event(false, backupv1alpha1.ReasonWaitingForInstance, note)
+		p.out.event(false, backupv1alpha1.ReasonWaitingForInstance, note)
 	}
 	b.Status.Phase = backupv1alpha1.PhaseWaiting
-	setCondition(b, backupv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, backupv1alpha1.ReasonWaitingForInstance, msg)
+	p.setCondition(backupv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, backupv1alpha1.ReasonWaitingForInstance, msg)
 }
 
 // poll reads the running backup's record and reports its progress.
@@ -182,10 +192,10 @@ func (p *backupPass) poll(ctx context.Context) time.Duration {
 		return p.missing()
 	}
 	before := b.Status.Phase
-	applyRecord(b, rec)
+	applyRecord(b, rec, p.now)
 	if !isTerminalPhase(b.Status.Phase) {
 		p.timed = true
-		return jitter(activePollDelay(p.elapsed(), p.running(rec), rec.Progress, p.r.durations.expected(p.key)), pollJitter)
+		return jitter(activePollDelay(p.elapsed(), p.running(rec), rec.Progress, p.coord().ExpectedDuration(p.key)), pollJitter)
 	}
 	p.finished(before, rec)
 	if b.Status.Phase != backupv1alpha1.PhaseSucceeded {
@@ -194,7 +204,7 @@ func (p *backupPass) poll(ctx context.Context) time.Duration {
 	// A backup that just finished has no restores yet: its first look at
 	// the restore records waits one interval (and then shares the
 	// instance's list).
-	return jitter(p.r.RestorePollInterval, 0.05)
+	return jitter(p.r.restorePollInterval, 0.05)
 }
 
 // findRecord lists the instance's backups created since the backup was
@@ -224,7 +234,7 @@ func (p *backupPass) findRecord(ctx context.Context) (dcs.Backup, bool, error) {
 // since is when the operator asked for the backup, or when DCS created it.
 func (p *backupPass) since() time.Time {
 	if t := p.b.Status.CreateRequestedAt; t != nil {
-		return p.r.starts.refine(p.b.UID, t.Time)
+		return p.coord().StartedAt(p.obj, p.b.UID, t.Time)
 	}
 	if t := p.b.Status.StartedAt; t != nil {
 		return t.Time
@@ -261,24 +271,24 @@ func (p *backupPass) missing() time.Duration {
 	msg := fmt.Sprintf("DCS lists no backup %s for instance %s", b.Status.BackupID, b.Spec.InstanceID)
 	if b.Spec.BackupID != "" {
 		b.Status.Phase = backupv1alpha1.PhaseFailed
-		setCondition(b, backupv1alpha1.ConditionSucceeded, metav1.ConditionFalse, backupv1alpha1.ReasonBackupNotFound,
+		p.setCondition(backupv1alpha1.ConditionSucceeded, metav1.ConditionFalse, backupv1alpha1.ReasonBackupNotFound,
 			msg+"; check spec.backupID")
-		p.event(true, backupv1alpha1.ReasonBackupNotFound, msg)
+		p.out.event(true, backupv1alpha1.ReasonBackupNotFound, msg)
 	} else {
 		b.Status.Phase = backupv1alpha1.PhaseDeleted
-		setCondition(b, backupv1alpha1.ConditionSucceeded, metav1.ConditionFalse, backupv1alpha1.ReasonBackupDeleted, msg)
-		p.event(true, "BackupDeleted", msg)
+		p.setCondition(backupv1alpha1.ConditionSucceeded, metav1.ConditionFalse, backupv1alpha1.ReasonBackupDeleted, msg)
+		p.out.event(true, "BackupDeleted", msg)
 	}
-	p.r.turns.release(p.key, b.UID)
-	p.r.starts.forget(b.UID)
+	p.coord().Release(p.key, b.UID)
+	p.coord().ClearStarted(p.obj)
 	return 0
 }
 
 // finished records a backup that reached a final state in this pass.
 func (p *backupPass) finished(before backupv1alpha1.BackupPhase, rec dcs.Backup) {
 	b := p.b
-	p.r.turns.release(p.key, b.UID)
-	p.r.starts.forget(b.UID)
+	p.coord().Release(p.key, b.UID)
+	p.coord().ClearStarted(p.obj)
 	if isTerminalPhase(before) {
 		return
 	}
@@ -286,36 +296,39 @@ func (p *backupPass) finished(before backupv1alpha1.BackupPhase, rec dcs.Backup)
 		backupv1alpha1.PhaseSucceeded: "succeeded", backupv1alpha1.PhaseFailed: "failed",
 		backupv1alpha1.PhaseExpired: "expired", backupv1alpha1.PhaseDeleted: "deleted",
 	}[b.Status.Phase]
-	backupsTotal.WithLabelValues(b.Namespace, result).Inc()
+	ns, key, instanceID := b.Namespace, p.key, b.Spec.InstanceID
+	p.out.then(func() { backupsTotal.WithLabelValues(ns, result).Inc() })
 	if b.Status.Phase != backupv1alpha1.PhaseSucceeded {
-		p.event(true, "Backup"+string(b.Status.Phase), recordMessage(rec))
+		p.out.event(true, "Backup"+string(b.Status.Phase), recordMessage(rec))
 		return
 	}
-	took := rec.UpdatedAt.Sub(rec.CreatedAt)
-	if took > 0 {
-		p.r.durations.observe(p.key, took)
-		backupDuration.Observe(took.Seconds())
+	if took := rec.UpdatedAt.Sub(rec.CreatedAt); took > 0 {
+		p.out.then(func() {
+			p.coord().ObserveDuration(key, took)
+			backupDuration.Observe(took.Seconds())
+		})
 	}
 	if !rec.UpdatedAt.IsZero() {
-		lastSuccessTimestamp.WithLabelValues(b.Spec.InstanceID).Set(float64(rec.UpdatedAt.Unix()))
+		done := float64(rec.UpdatedAt.Unix())
+		p.out.then(func() { setLastSuccess(instanceID, done) })
 	}
-	p.event(false, "BackupSucceeded", recordMessage(rec))
+	p.out.event(false, "BackupSucceeded", recordMessage(rec))
 }
 
 // watchFinished keeps a succeeded backup's restores and record up to date
-// with lists shared by every backup of the instance, and returns when to look
-// again: just after the shared restore list goes stale, so that all backups
-// of an instance refresh it together with one call.
+// with lists shared by every object of the instance, and returns when to
+// look again: just after the shared restore list goes stale, so that all
+// backups of an instance refresh it together with one call.
 func (p *backupPass) watchFinished(ctx context.Context) time.Duration {
 	b := p.b
-	if wait := p.r.restores.startupSpread(p.key, p.now, p.r.startedAt, p.r.RestorePollInterval); wait > 0 {
+	if wait := p.coord().StartupDelay(p.key, p.r.restorePollInterval); wait > 0 {
 		return wait + 100*time.Millisecond
 	}
-	interval := p.r.RestorePollInterval
+	interval := p.r.restorePollInterval
 	if restoreRunning(b.Status.Restores...) {
 		interval = fastRestorePoll
 	}
-	restores, at, err := p.r.restores.get(ctx, p.key, p.now, interval, func(ctx context.Context) ([]dcs.Restore, error) {
+	restores, at, err := p.coord().Restores(ctx, p.key, interval, func(ctx context.Context) ([]dcs.Restore, error) {
 		return p.api.ListRestores(ctx, b.Spec.InstanceID, dcs.ListOptions{})
 	})
 	if err != nil {
@@ -341,12 +354,12 @@ func (p *backupPass) watchFinished(ctx context.Context) time.Duration {
 // Restored condition moves.
 func (p *backupPass) noteRestoreChange(restores []dcs.Restore) {
 	before := restoredState(p.b)
-	applyRestores(p.b, restores)
+	applyRestores(p.b, restores, p.now)
 	after := restoredState(p.b)
 	if after == nil || (before != nil && before.Status == after.Status && before.Message == after.Message) {
 		return
 	}
-	p.event(after.Status == metav1.ConditionFalse, after.Reason, after.Message)
+	p.out.event(after.Status == metav1.ConditionFalse, after.Reason, after.Message)
 }
 
 // restoredState is a copy of the Restored condition, to compare before and
@@ -363,8 +376,8 @@ func restoredState(b *backupv1alpha1.DCSBackup) *metav1.Condition {
 // shared by the instance, to see it expire or be deleted in DCS.
 func (p *backupPass) recheckRecord(ctx context.Context) (time.Duration, bool) {
 	b := p.b
-	maxAge := time.Duration(backupRecheckFactor) * p.r.RestorePollInterval
-	records, _, err := p.r.records.get(ctx, p.key, p.now, maxAge, func(ctx context.Context) ([]dcs.Backup, error) {
+	maxAge := time.Duration(backupRecheckFactor) * p.r.restorePollInterval
+	records, _, err := p.coord().Records(ctx, p.key, maxAge, func(ctx context.Context) ([]dcs.Backup, error) {
 		return p.api.ListBackups(ctx, b.Spec.InstanceID, dcs.ListOptions{})
 	})
 	if err != nil {
@@ -378,7 +391,7 @@ func (p *backupPass) recheckRecord(ctx context.Context) (time.Duration, bool) {
 	}
 	p.synced()
 	before := b.Status.Phase
-	applyRecord(b, rec)
+	applyRecord(b, rec, p.now)
 	if before != b.Status.Phase {
 		p.finished(before, rec)
 	}
@@ -388,33 +401,37 @@ func (p *backupPass) recheckRecord(ctx context.Context) (time.Duration, bool) {
 // finalize deletes the cloud backup of a DCSBackup with deletionPolicy
 // Delete, then lets the resource go.
 func (r *DCSBackupReconciler) finalize(ctx context.Context, b *backupv1alpha1.DCSBackup) (ctrl.Result, error) {
-	key := instanceKeyOf(b)
-	if !controllerutil.ContainsFinalizer(b, backupv1alpha1.Finalizer) {
-		r.turns.release(key, b.UID)
-		r.starts.forget(b.UID)
-		return ctrl.Result{}, nil
-	}
 	p := r.newPass(b)
-	p.initConditions()
-	wait, done := p.deleteCloudBackup(ctx)
-	if !done {
-		return p.commit(ctx, wait)
+	if controllerutil.ContainsFinalizer(b, backupv1alpha1.Finalizer) {
+		p.initConditions()
+		if wait, done := p.deleteCloudBackup(ctx); !done {
+			return p.commit(ctx, wait)
+		}
+		p.coord().InvalidateRecords(p.key)
+		if err := r.removeFinalizer(ctx, b); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
-	r.turns.release(key, b.UID)
-	r.starts.forget(b.UID)
-	r.failures.reset(b.UID)
-	r.records.invalidate(key)
-	return ctrl.Result{}, r.removeFinalizer(ctx, b)
+	// The object goes now; the watch on DCSBackups wakes the next object
+	// waiting for the instance if this one held it.
+	p.coord().Release(p.key, b.UID)
+	p.coord().Forget(p.obj)
+	return ctrl.Result{}, nil
 }
 
 // deleteCloudBackup deletes the DCS backup if the policy says so. It reports
 // whether the finalizer can go.
+//
+// A schedule's children carry no owner reference, so deleting a schedule
+// never deletes them (nor their cloud backups): only the user, or the
+// schedule's retention, which sets deletionPolicy Delete first, deletes a
+// child.
 func (p *backupPass) deleteCloudBackup(ctx context.Context) (time.Duration, bool) {
 	b := p.b
 	if b.Spec.DeletionPolicy != backupv1alpha1.DeletionPolicyDelete {
 		return 0, true
 	}
-	api, err := p.r.Connector.Connect(ctx, b.Namespace, b.Spec.Connection)
+	api, err := p.r.deps.Connector.Connect(ctx, b.Namespace, b.Spec.Connection)
 	if err != nil {
 		return p.connectFailed(ctx, err), false
 	}
@@ -431,22 +448,15 @@ func (p *backupPass) deleteCloudBackup(ctx context.Context) (time.Duration, bool
 	if id == "" {
 		return 0, true
 	}
-	retain, err := p.r.scheduleBeingDeleted(ctx, b)
-	if err != nil {
-		return errorBackoffBase, false
-	}
-	if retain {
-		p.r.Recorder.Eventf(b, nil, "Normal", "CloudBackupRetained", "Finalize",
-			"kept DCS backup %s: its schedule is being deleted, and deleting a schedule never deletes backups", id)
-		return 0, true
-	}
 	err = p.api.DeleteBackup(ctx, b.Spec.InstanceID, id)
 	if err != nil && !dcs.IsBackupGone(err) {
 		// A running backup cannot be deleted: DCS answers busy, and the
 		// deletion waits for it to finish.
 		return p.dcsFailed(ctx, "deleting DCS backup "+id, err), false
 	}
-	p.r.Recorder.Eventf(b, nil, "Normal", "CloudBackupDeleted", "Finalize",
+	// The event goes out now: the object is about to go, and no status
+	// write of it will record the deletion.
+	p.r.deps.Recorder.Eventf(b, nil, "Normal", "CloudBackupDeleted", "Finalize",
 		"deleted DCS backup %s of instance %s (deletionPolicy Delete)", id, b.Spec.InstanceID)
 	return 0, true
 }
@@ -454,23 +464,5 @@ func (p *backupPass) deleteCloudBackup(ctx context.Context) (time.Duration, bool
 func (r *DCSBackupReconciler) removeFinalizer(ctx context.Context, b *backupv1alpha1.DCSBackup) error {
 	orig := b.DeepCopy()
 	controllerutil.RemoveFinalizer(b, backupv1alpha1.Finalizer)
-	return client.IgnoreNotFound(r.Patch(ctx, b, client.MergeFrom(orig)))
-}
-
-// scheduleBeingDeleted reports whether b is a schedule's child deleted
-// because its schedule is being deleted (foreground cascading deletion), not
-// pruned by the schedule's retention. Such a child keeps its cloud backup.
-func (r *DCSBackupReconciler) scheduleBeingDeleted(ctx context.Context, b *backupv1alpha1.DCSBackup) (bool, error) {
-	owner := metav1.GetControllerOf(b)
-	if owner == nil || owner.Kind != "DCSBackupSchedule" || b.Annotations[backupv1alpha1.AnnotationPrunedBy] != "" {
-		return false, nil
-	}
-	s := &backupv1alpha1.DCSBackupSchedule{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: b.Namespace, Name: owner.Name}, s); err != nil {
-		if apierrors.IsNotFound(err) {
-			return true, nil
-		}
-		return false, err
-	}
-	return s.UID != owner.UID || !s.DeletionTimestamp.IsZero(), nil
+	return client.IgnoreNotFound(r.deps.Client.Patch(ctx, b, client.MergeFrom(orig)))
 }

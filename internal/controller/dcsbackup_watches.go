@@ -18,49 +18,35 @@ package controller
 
 import (
 	"context"
+	"slices"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/util/workqueue"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
-	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
-	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
+	"github.com/dcs-operator/dcs-backup-operator/internal/instance"
 )
 
-// SetupWithManager registers the DCSBackup controller.
-func (r *DCSBackupReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
-	r.turns = newTurns()
-	r.durations = newDurations()
-	r.starts = newStartTimes()
-	if r.restores == nil {
-		r.restores = newListCache[dcs.Restore]()
-	}
-	r.records = newListCache[dcs.Backup]()
-	r.failures = newFailureCounter()
-	r.startedAt = r.Clock.Now()
-
-	secretMeta := &metav1.PartialObjectMetadata{}
-	secretMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-
+// SetupWithManager wires the DCSBackup controller's watches.
+func (r *DCSBackupReconciler) SetupWithManager(mgr ctrl.Manager, workers int, woken wakeups) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("dcsbackup").
 		// The controller's own status writes must not trigger a pass: polls
 		// are timed by RequeueAfter, and an extra pass is an extra DCS call.
 		For(&backupv1alpha1.DCSBackup{}, builder.WithPredicates(specOrMetadataChanged())).
-		Watches(&backupv1alpha1.DCSBackup{}, siblingWaker{c: mgr.GetClient()}).
-		Watches(secretMeta, handler.EnqueueRequestsFromMapFunc(r.backupsUsingSecret), builder.OnlyMetadata).
+		Watches(&backupv1alpha1.DCSBackup{}, freedOnChange(r.deps.Coordinator, backupOccupancy)).
+		Watches(secretMetadata(), handler.EnqueueRequestsFromMapFunc(r.backupsUsingSecret), builder.OnlyMetadata).
+		WatchesRawSource(woken.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(r)
 }
@@ -75,7 +61,7 @@ func specOrMetadataChanged() predicate.Predicate {
 		predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 			o, n := e.ObjectOld, e.ObjectNew
 			return !o.GetDeletionTimestamp().Equal(n.GetDeletionTimestamp()) ||
-				len(o.GetFinalizers()) != len(n.GetFinalizers())
+				!slices.Equal(o.GetFinalizers(), n.GetFinalizers())
 		}},
 	)
 }
@@ -84,8 +70,9 @@ func specOrMetadataChanged() predicate.Predicate {
 // waiting for its credentials starts as soon as they appear or change.
 func (r *DCSBackupReconciler) backupsUsingSecret(ctx context.Context, o client.Object) []reconcile.Request {
 	list := &backupv1alpha1.DCSBackupList{}
-	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()),
+	if err := r.deps.Client.List(ctx, list, client.InNamespace(o.GetNamespace()),
 		client.MatchingFields{indexSecret: o.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "listing the DCSBackups that use a Secret", "secret", o.GetName())
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))
@@ -99,127 +86,112 @@ func (r *DCSBackupReconciler) backupsUsingSecret(ctx context.Context, o client.O
 	return reqs
 }
 
-// siblingWaker wakes the backups waiting for an instance when the backup
-// holding it finishes or goes away.
-type siblingWaker struct {
-	c client.Client
+// occupancy says whether an object occupies its instance, and which.
+type occupancy[T client.Object] func(T) (instance.Key, bool)
+
+// backupOccupancy: a backup occupies its instance from its create intent
+// (or adoption) until it ends.
+func backupOccupancy(b *backupv1alpha1.DCSBackup) (instance.Key, bool) {
+	return instanceKeyOf(b), holdsInstance(b)
 }
 
-var _ handler.EventHandler = siblingWaker{}
-
-func (w siblingWaker) Create(context.Context, event.CreateEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-}
-
-func (w siblingWaker) Generic(context.Context, event.GenericEvent, workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-}
-
-func (w siblingWaker) Update(ctx context.Context, e event.UpdateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	o, okOld := e.ObjectOld.(*backupv1alpha1.DCSBackup)
-	n, okNew := e.ObjectNew.(*backupv1alpha1.DCSBackup)
-	if okOld && okNew && holdsInstance(o) && !holdsInstance(n) {
-		w.wake(ctx, n, q)
+// freedOnChange tells the coordinator when an object of one kind stopped
+// occupying its instance (it finished, or is gone), once the informer cache
+// shows it, so that the coordinator wakes the next object in line, of any
+// kind.
+func freedOnChange[T client.Object](coord *instance.Coordinator, occupies occupancy[T]) handler.EventHandler {
+	freed := func(ctx context.Context, key instance.Key) {
+		if err := coord.Freed(ctx, key); err != nil {
+			// The objects waiting fall back on their safety-net requeue.
+			log.FromContext(ctx).Error(err, "waking the next object waiting for an instance", "instance", key.ID)
+		}
+	}
+	return handler.Funcs{
+		UpdateFunc: func(ctx context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			o, okOld := e.ObjectOld.(T)
+			n, okNew := e.ObjectNew.(T)
+			if !okOld || !okNew {
+				return
+			}
+			if key, was := occupies(o); was {
+				if _, is := occupies(n); !is {
+					freed(ctx, key)
+				}
+			}
+		},
+		DeleteFunc: func(ctx context.Context, e event.DeleteEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+			if o, ok := e.Object.(T); ok {
+				key, _ := occupies(o)
+				freed(ctx, key)
+			}
+		},
 	}
 }
 
-func (w siblingWaker) Delete(ctx context.Context, e event.DeleteEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-	if b, ok := e.Object.(*backupv1alpha1.DCSBackup); ok {
-		w.wake(ctx, b, q)
-	}
+// backupOccupants answers the coordinator's turn questions for DCSBackups,
+// from the cache.
+type backupOccupants struct {
+	c client.Reader
 }
 
-func (w siblingWaker) wake(ctx context.Context, b *backupv1alpha1.DCSBackup, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+var _ instance.Occupants = backupOccupants{}
+
+func (s backupOccupants) list(ctx context.Context, key instance.Key) ([]backupv1alpha1.DCSBackup, error) {
 	list := &backupv1alpha1.DCSBackupList{}
-	if err := w.c.List(ctx, list, client.MatchingFields{indexInstance: string(instanceKeyOf(b))}); err != nil {
-		return
+	if err := s.c.List(ctx, list, client.MatchingFields{indexInstance: key.String()}); err != nil {
+		return nil, err
 	}
-	var candidates []*backupv1alpha1.DCSBackup
-	for i := range list.Items {
-		s := &list.Items[i]
-		if s.UID != b.UID && s.Status.BackupID == "" && !isTerminalPhase(s.Status.Phase) {
-			candidates = append(candidates, s)
-		}
-	}
-	pq, _ := q.(priorityqueue.PriorityQueue[reconcile.Request])
-	for _, s := range nextInLine(candidates) {
-		req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(s)}
-		if pq == nil {
-			q.Add(req)
-			continue
-		}
-		// The hand-over is due now: the instance idles until it happens.
-		pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(priorityTimed)}, req)
-	}
+	return list.Items, nil
 }
 
-// nextInLine picks the backups to wake when an instance comes free: the
-// oldest of those turned away waiting for it. Only one backup can take the
-// turn, and waking all of a queue of d backups at every hand-over would
-// cost d*d/2 reconciles per instance, which grows faster than the queue.
-// Backups that never asked for the turn (just created), are being deleted
-// or wait for their user (a missing Secret) are driven by their own events
-// and would not take the turn; when no other backup is waiting for it,
-// every candidate is woken, which is then cheap.
-func nextInLine(candidates []*backupv1alpha1.DCSBackup) []*backupv1alpha1.DCSBackup {
-	var next *backupv1alpha1.DCSBackup
-	for _, s := range candidates {
-		if waitingForTurn(s) && (next == nil || queuedBefore(s, next)) {
-			next = s
+func (s backupOccupants) Occupying(ctx context.Context, key instance.Key) ([]instance.Holder, error) {
+	items, err := s.list(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	var out []instance.Holder
+	for i := range items {
+		if holdsInstance(&items[i]) {
+			out = append(out, backupHolder(&items[i]))
 		}
 	}
-	if next == nil {
-		return candidates
+	return out, nil
+}
+
+func (s backupOccupants) Waiting(ctx context.Context, key instance.Key) ([]instance.Holder, error) {
+	items, err := s.list(ctx, key)
+	if err != nil {
+		return nil, err
 	}
-	return []*backupv1alpha1.DCSBackup{next}
+	var out []instance.Holder
+	for i := range items {
+		if waitingForTurn(&items[i]) {
+			out = append(out, backupHolder(&items[i]))
+		}
+	}
+	return out, nil
+}
+
+// StillOccupies trusts the holder until it finishes or is gone: right after
+// it recorded its intent the cache may not show it yet.
+func (s backupOccupants) StillOccupies(ctx context.Context, h instance.Holder) (bool, error) {
+	b := &backupv1alpha1.DCSBackup{}
+	if err := s.c.Get(ctx, h.Name, b); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return b.UID == h.UID && !isTerminalPhase(b.Status.Phase), nil
 }
 
 // waitingForTurn says whether a backup was turned away waiting for its
-// instance and can take the turn when woken.
+// instance and can take the turn when woken: not being deleted, not blocked
+// on its user (a missing Secret, a refused endpoint), and not started yet.
 func waitingForTurn(b *backupv1alpha1.DCSBackup) bool {
 	c := meta.FindStatusCondition(b.Status.Conditions, backupv1alpha1.ConditionSucceeded)
-	if c == nil || c.Reason != backupv1alpha1.ReasonWaitingForInstance || !b.DeletionTimestamp.IsZero() {
+	if c == nil || c.Reason != backupv1alpha1.ReasonWaitingForInstance || !b.DeletionTimestamp.IsZero() ||
+		b.Status.BackupID != "" || b.Status.CreateRequestedAt != nil || isTerminalPhase(b.Status.Phase) {
 		return false
 	}
 	synced := meta.FindStatusCondition(b.Status.Conditions, backupv1alpha1.ConditionSynced)
 	return synced == nil || synced.Status != metav1.ConditionFalse ||
 		(synced.Reason != backupv1alpha1.ReasonCredentialsNotFound && synced.Reason != backupv1alpha1.ReasonInvalidEndpoint)
-}
-
-// queuedBefore orders backups of an instance first come, first served.
-func queuedBefore(a, b *backupv1alpha1.DCSBackup) bool {
-	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-		return a.CreationTimestamp.Before(&b.CreationTimestamp)
-	}
-	if a.Namespace != b.Namespace {
-		return a.Namespace < b.Namespace
-	}
-	return a.Name < b.Name
-}
-
-// backupSiblings answers turn questions from the cache.
-type backupSiblings struct {
-	c client.Client
-}
-
-func (s *backupSiblings) activeSibling(ctx context.Context, key instanceKey, self types.UID) (turnHolder, bool, error) {
-	list := &backupv1alpha1.DCSBackupList{}
-	if err := s.c.List(ctx, list, client.MatchingFields{indexInstance: string(key)}); err != nil {
-		return turnHolder{}, false, err
-	}
-	for i := range list.Items {
-		b := &list.Items[i]
-		if b.UID != self && holdsInstance(b) {
-			return turnHolder{uid: b.UID, name: client.ObjectKeyFromObject(b)}, true, nil
-		}
-	}
-	return turnHolder{}, false, nil
-}
-
-// stillHolds trusts the holder until it finishes or is gone: right after it
-// recorded its intent the cache may not show it yet.
-func (s *backupSiblings) stillHolds(ctx context.Context, h turnHolder) (bool, error) {
-	b := &backupv1alpha1.DCSBackup{}
-	if err := s.c.Get(ctx, h.name, b); err != nil {
-		return false, client.IgnoreNotFound(err)
-	}
-	return b.UID == h.uid && !isTerminalPhase(b.Status.Phase), nil
 }

@@ -18,69 +18,66 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/clock"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
+	"github.com/dcs-operator/dcs-backup-operator/internal/instance"
 )
 
-// Requeue bounds of the schedule controller.
-const (
-	// slotSlack makes the pass for a slot land just after it.
-	slotSlack = 50 * time.Millisecond
-	// preflightRetry bounds the wait before a failed preflight is retried.
-	preflightRetry = 5 * time.Minute
-)
+// slotSlack makes the pass for a slot land just after it.
+const slotSlack = 50 * time.Millisecond
+
+// kindSchedule names DCSBackupSchedules in the coordinator.
+const kindSchedule = "DCSBackupSchedule"
 
 // DCSBackupScheduleReconciler reconciles DCSBackupSchedule objects: it makes
 // DCSBackups on a cron schedule, prunes them, and watches freshness and the
 // instance's restores.
 type DCSBackupScheduleReconciler struct {
-	client.Client
-	Recorder  recorder.EventRecorder
-	Connector Connector
-	Clock     clock.Clock
-	// RestorePollInterval is how often the instance's restores are read.
-	RestorePollInterval time.Duration
+	deps Dependencies
+	// restorePollInterval is how often the instance's restores are read.
+	restorePollInterval time.Duration
+}
 
-	restores *listCache[dcs.Restore]
-	failures *failureCounter
-	// startedAt is when the controller was set up (see startupSpread).
-	startedAt time.Time
+// NewDCSBackupScheduleReconciler returns the DCSBackupSchedule reconciler.
+func NewDCSBackupScheduleReconciler(d Dependencies, restorePollInterval time.Duration) *DCSBackupScheduleReconciler {
+	return &DCSBackupScheduleReconciler{deps: d, restorePollInterval: restorePollInterval}
+}
+
+func scheduleObject(n types.NamespacedName) instance.Object {
+	return instance.Object{Kind: kindSchedule, NamespacedName: n}
 }
 
 // Reconcile is a short dispatcher over the steps of a schedule pass.
+//
+// A schedule being deleted needs nothing: its children carry no owner
+// reference (like Velero's and CloudNativePG's scheduled backups), so
+// deleting a schedule never deletes a DCSBackup or a cloud backup, whatever
+// the cascading policy.
 func (r *DCSBackupScheduleReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	s := &backupv1alpha1.DCSBackupSchedule{}
-	if err := r.Get(ctx, req.NamespacedName, s); err != nil {
-		if apierrors.IsNotFound(err) {
-			forgetScheduleMetrics(req.Namespace, req.Name)
-		}
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+	err := r.deps.Client.Get(ctx, req.NamespacedName, s)
+	if apierrors.IsNotFound(err) || (err == nil && !s.DeletionTimestamp.IsZero()) {
+		forgetScheduleMetrics(req.Namespace, req.Name)
+		r.deps.Coordinator.Forget(scheduleObject(req.NamespacedName))
+		return ctrl.Result{}, nil
 	}
-	if !s.DeletionTimestamp.IsZero() {
-		return ctrl.Result{}, r.orphanChildren(ctx, s)
+	if err != nil {
+		return ctrl.Result{}, err
 	}
-	if !controllerutil.ContainsFinalizer(s, backupv1alpha1.ScheduleFinalizer) {
-		orig := s.DeepCopy()
-		controllerutil.AddFinalizer(s, backupv1alpha1.ScheduleFinalizer)
-		return ctrl.Result{}, client.IgnoreNotFound(r.Patch(ctx, s, client.MergeFrom(orig)))
-	}
-	p := &schedulePass{r: r, orig: s.DeepCopy(), s: s, now: r.Clock.Now()}
-	requeue := p.run(ctx)
-	return p.commit(ctx, requeue)
+	p := r.newPass(s)
+	return p.commit(ctx, p.run(ctx))
 }
 
 // schedulePass is one reconcile of one schedule: it edits a copy and writes
@@ -89,21 +86,41 @@ type schedulePass struct {
 	r        *DCSBackupScheduleReconciler
 	orig     *backupv1alpha1.DCSBackupSchedule
 	s        *backupv1alpha1.DCSBackupSchedule
+	obj      instance.Object
+	key      instance.Key
 	now      time.Time
 	cron     *cronSchedule
 	children []backupv1alpha1.DCSBackup
 	api      dcs.API
+	out      effects
 	// blocked is set when runs cannot be made until the user fixes
 	// something (credentials, instance); due runs are skipped then.
 	blocked string
+	// failed is set when a step of the pass failed; the failure count that
+	// drives the pass's backoff is reset only by a pass without failures.
+	failed bool
+	// retry is the backoff a failed step asks for (0: none).
+	retry time.Duration
 }
+
+func (r *DCSBackupScheduleReconciler) newPass(s *backupv1alpha1.DCSBackupSchedule) *schedulePass {
+	p := &schedulePass{r: r, orig: s.DeepCopy(), s: s, obj: scheduleObject(client.ObjectKeyFromObject(s)),
+		key: instanceKeyFor(s.Spec.Template.Spec), now: r.deps.Clock.Now()}
+	r.deps.Coordinator.Track(p.obj, s.UID, p.key)
+	return p
+}
+
+func (p *schedulePass) coord() *instance.Coordinator { return p.r.deps.Coordinator }
 
 // run takes the pass through its steps and returns when to look again.
 func (p *schedulePass) run(ctx context.Context) time.Duration {
 	p.s.Status.ObservedGeneration = p.s.Generation
-	cs, err := parseSchedule(p.s.Spec.Schedule, ptrValue(p.s.Spec.TimeZone))
+	cs, err := parseSchedule(p.s.Spec.Schedule, ptrValue(p.s.Spec.TimeZone), p.now)
 	if err != nil {
-		se := err.(*scheduleError)
+		var se *scheduleError
+		if !errors.As(err, &se) {
+			se = &scheduleError{Reason: backupv1alpha1.ReasonInvalidSchedule, Message: err.Error()}
+		}
 		p.setCondition(backupv1alpha1.ConditionReady, metav1.ConditionFalse, se.Reason, se.Message)
 		p.s.Status.NextScheduleTime = nil
 		// Nothing to do until the spec changes.
@@ -112,34 +129,44 @@ func (p *schedulePass) run(ctx context.Context) time.Duration {
 	p.cron = cs
 	if err := p.loadChildren(ctx); err != nil {
 		log.FromContext(ctx).Error(err, "listing the schedule's backups")
-		return errorBackoffBase
+		return p.fail(errorBackoffBase, errorBackoffLimit)
 	}
 	p.observeChildren()
 	p.prune(ctx)
-	wait := p.preflight(ctx)
+	p.preflight(ctx)
 	p.runNow(ctx)
 	p.runDue(ctx)
 	p.freshness()
-	if wait == 0 {
+	if !p.failed {
 		// While the preflight fails (bad credentials, skewed clock), the
 		// restore list would fail the same way: the schedule then follows
 		// the preflight's growing backoff alone.
-		wait = p.watchRestores(ctx)
+		p.watchRestores(ctx)
 	}
-	return minPositive(wait, p.untilNextSlot())
+	return minPositive(p.retry, p.untilNextSlot())
 }
 
-// commit writes the status if it changed.
+// fail counts a failed step and asks for the backoff it earns; the pass
+// keeps going with its other steps.
+func (p *schedulePass) fail(base, limit time.Duration) time.Duration {
+	return p.failWith(errorBackoff(p.coord().Failed(p.obj, p.s.UID), base, limit))
+}
+
+func (p *schedulePass) failWith(wait time.Duration) time.Duration {
+	p.failed = true
+	p.retry = minPositive(p.retry, wait)
+	return wait
+}
+
+// commit writes the status if it changed, then emits the pass's effects.
 func (p *schedulePass) commit(ctx context.Context, requeue time.Duration) (ctrl.Result, error) {
-	if !equality.Semantic.DeepEqual(p.orig.Status, p.s.Status) {
-		patch := client.MergeFromWithOptions(p.orig, client.MergeFromWithOptimisticLock{})
-		if err := p.r.Status().Patch(ctx, p.s, patch); err != nil {
-			if apierrors.IsConflict(err) || apierrors.IsNotFound(err) {
-				return ctrl.Result{RequeueAfter: conflictRequeue}, nil
-			}
-			return ctrl.Result{}, err
-		}
+	if ok, res, err := writeStatus(ctx, p.r.deps.Client, p.orig, p.s, &p.orig.Status, &p.s.Status); !ok {
+		return res, err
 	}
+	if !p.failed {
+		p.coord().Succeeded(p.obj)
+	}
+	p.out.flush(p.r.deps.Recorder, p.s, "Schedule")
 	return ctrl.Result{RequeueAfter: requeue}, nil
 }
 
@@ -154,138 +181,134 @@ func (p *schedulePass) untilNextSlot() time.Duration {
 	return next.Sub(p.now) + slotSlack
 }
 
-func (p *schedulePass) event(warning bool, reason, note string) {
-	typ := "Normal"
-	if warning {
-		typ = "Warning"
-	}
-	p.r.Recorder.Eventf(p.s, nil, typ, reason, "Schedule", "%s", note)
-}
-
 // setCondition sets a condition; the transition time comes from the
 // controller's clock, so the RPO arithmetic is in one time line.
 func (p *schedulePass) setCondition(typ string, status metav1.ConditionStatus, reason, msg string) {
-	c := metav1.Condition{Type: typ, Status: status, Reason: reason, Message: msg,
-		ObservedGeneration: p.s.Generation, LastTransitionTime: metav1.NewTime(p.now)}
-	meta.SetStatusCondition(&p.s.Status.Conditions, c)
+	setCondition(&p.s.Status.Conditions, p.s.Generation, p.now, typ, status, reason, msg)
 }
 
 func (p *schedulePass) condition(typ string) *metav1.Condition {
 	return meta.FindStatusCondition(p.s.Status.Conditions, typ)
 }
 
+// templatePaths are the schedule's fields for the hints of errorRules.
+func (p *schedulePass) templatePaths() fieldPaths {
+	return fieldPaths{instanceID: "spec.template.spec.instanceID", connection: "spec.template.spec.connection",
+		secret: p.s.Spec.Template.Spec.Connection.CredentialsSecretRef.Name}
+}
+
 // preflight checks, once per generation, that the schedule's backups can
-// run: credentials, and an instance that exists and is not single-node. It
-// returns when to retry a failed check (0: no need).
-func (p *schedulePass) preflight(ctx context.Context) time.Duration {
+// run: credentials, and an instance that exists and is not single-node.
+func (p *schedulePass) preflight(ctx context.Context) {
 	s := p.s
-	api, err := p.r.Connector.Connect(ctx, s.Namespace, s.Spec.Template.Spec.Connection)
+	api, err := p.r.deps.Connector.Connect(ctx, s.Namespace, s.Spec.Template.Spec.Connection)
 	if err != nil {
-		return p.notReady(connectFailure(err))
+		p.connectFailed(ctx, err)
+		return
 	}
 	p.api = api
 	if c := p.condition(backupv1alpha1.ConditionReady); c != nil && c.Status == metav1.ConditionTrue &&
 		c.ObservedGeneration == s.Generation {
-		return 0
+		return
 	}
 	inst, err := api.ShowInstance(ctx, s.Spec.Template.Spec.InstanceID)
 	if err != nil {
-		return p.notReady(preflightFailure(err))
+		if dcs.Classify(err) == dcs.ClassCanceled {
+			p.failWith(conflictRequeue)
+			return
+		}
+		f := classifyFailure("preflight", err, p.templatePaths())
+		p.notReady(f.reason, f.message, f.userFix, f.backoff(p.coord().Failed(p.obj, s.UID)))
+		return
 	}
 	if inst.CacheMode == "single" {
-		return p.notReady(readiness{reason: backupv1alpha1.ReasonInstanceNotSupported, blocking: true,
-			message: fmt.Sprintf("instance %s is a single-node instance, which DCS cannot back up (spec.template.spec.instanceID)",
-				inst.ID)})
+		p.notReady(backupv1alpha1.ReasonInstanceNotSupported, fmt.Sprintf("instance %s is a single-node instance, "+
+			"which DCS cannot back up (spec.template.spec.instanceID)", inst.ID), true,
+			errorBackoff(p.coord().Failed(p.obj, s.UID), errorBackoffLimit, errorBackoffLimit))
+		return
 	}
-	p.r.failures.reset(s.UID)
 	p.setCondition(backupv1alpha1.ConditionReady, metav1.ConditionTrue, backupv1alpha1.ReasonReady,
 		fmt.Sprintf("schedule, time zone, credentials and instance %s (%s, %s) check out", inst.ID, inst.CacheMode, inst.Status))
-	return 0
 }
 
-// readiness is the outcome of a failed preflight.
-type readiness struct {
-	reason   string
-	message  string
-	blocking bool // true: runs would fail, skip them; false: a passing fault
-}
-
-func connectFailure(err error) readiness {
+// connectFailed reports credentials or an endpoint that cannot be used.
+func (p *schedulePass) connectFailed(ctx context.Context, err error) {
 	if reason, ok := connectReason(err); ok {
-		return readiness{reason: reason, message: err.Error(), blocking: true}
+		p.notReady(reason, err.Error(), true, blockedRequeue)
+		return
 	}
-	return readiness{reason: backupv1alpha1.ReasonAPIError, message: err.Error()}
+	// The API server failed us reading the Secret: retry soon.
+	log.FromContext(ctx).Error(err, "connecting to DCS")
+	p.notReady(backupv1alpha1.ReasonAPIError, err.Error(), false,
+		errorBackoff(p.coord().Failed(p.obj, p.s.UID), errorBackoffBase, errorBackoffLimit))
 }
 
-func preflightFailure(err error) readiness {
-	msg := "preflight: " + err.Error()
-	switch dcs.Classify(err) {
-	case dcs.ClassUnauthorized:
-		return readiness{reason: backupv1alpha1.ReasonUnauthorized, blocking: true,
-			message: msg + "; check the access key pair and spec.template.spec.connection.projectID"}
-	case dcs.ClassNotFound:
-		return readiness{reason: backupv1alpha1.ReasonInstanceNotFound, blocking: true,
-			message: msg + "; check spec.template.spec.instanceID"}
-	case dcs.ClassUnsupported:
-		return readiness{reason: backupv1alpha1.ReasonInstanceNotSupported, blocking: true, message: msg}
-	case dcs.ClassThrottled:
-		return readiness{reason: backupv1alpha1.ReasonThrottled, message: msg}
+// notReady records a failed preflight: Ready False, with an event when the
+// reason changes. userFix failures block the runs until they are fixed.
+//
+// The event compares with the condition the pass started from (the one
+// last written): a preflight that passes and a create that fails again in
+// one pass must not announce the same failure at every retry.
+func (p *schedulePass) notReady(reason, msg string, userFix bool, wait time.Duration) {
+	old := meta.FindStatusCondition(p.orig.Status.Conditions, backupv1alpha1.ConditionReady)
+	if old == nil || old.Status != metav1.ConditionFalse || old.Reason != reason {
+		p.out.event(true, reason, msg)
 	}
-	return readiness{reason: backupv1alpha1.ReasonAPIError, message: msg}
+	p.setCondition(backupv1alpha1.ConditionReady, metav1.ConditionFalse, reason, msg)
+	if userFix {
+		p.blocked = msg
+	}
+	p.failWith(wait)
 }
 
-// notReady records a failed preflight and returns the backoff before the
-// next check.
-func (p *schedulePass) notReady(r readiness) time.Duration {
-	old := p.condition(backupv1alpha1.ConditionReady)
-	if old == nil || old.Status != metav1.ConditionFalse || old.Reason != r.reason {
-		p.event(true, r.reason, r.message)
-	}
-	p.setCondition(backupv1alpha1.ConditionReady, metav1.ConditionFalse, r.reason, r.message)
-	if r.blocking {
-		p.blocked = r.message
-	}
-	return errorBackoff(p.r.failures.inc(p.s.UID), errorBackoffBase*10, preflightRetry)
-}
-
-// watchRestores reads the instance's restores (a list shared with the
-// backups of the instance) into status.lastRestore and Restored.
-func (p *schedulePass) watchRestores(ctx context.Context) time.Duration {
+// watchRestores reads the instance's restores (a list shared with every
+// object of the instance) into status.lastRestore and Restored.
+func (p *schedulePass) watchRestores(ctx context.Context) {
 	if p.api == nil {
-		return 0
+		return
 	}
 	s := p.s
-	key := instanceKeyFor(s.Spec.Template.Spec)
-	if wait := p.r.restores.startupSpread(key, p.now, p.r.startedAt, p.r.RestorePollInterval); wait > 0 {
-		return wait + 100*time.Millisecond
+	if wait := p.coord().StartupDelay(p.key, p.r.restorePollInterval); wait > 0 {
+		p.retry = minPositive(p.retry, wait+100*time.Millisecond)
+		return
 	}
-	interval := p.r.RestorePollInterval
+	interval := p.r.restorePollInterval
 	if s.Status.LastRestore != nil && restoreRunning(*s.Status.LastRestore) {
 		interval = fastRestorePoll
 	}
-	restores, at, err := p.r.restores.get(ctx, key, p.now, interval, func(ctx context.Context) ([]dcs.Restore, error) {
+	restores, at, err := p.coord().Restores(ctx, p.key, interval, func(ctx context.Context) ([]dcs.Restore, error) {
 		return p.api.ListRestores(ctx, s.Spec.Template.Spec.InstanceID, dcs.ListOptions{})
 	})
 	if err != nil {
 		log.FromContext(ctx).V(1).Info("reading restore records", "error", err.Error())
-		return errorBackoff(p.r.failures.inc(s.UID), errorBackoffBase*10, max(p.r.RestorePollInterval, preflightRetry))
+		f := classifyFailure("reading the instance's restore records", err, p.templatePaths())
+		p.failWith(max(f.backoff(p.coord().Failed(p.obj, s.UID)), minPoll))
+		return
 	}
-	if len(restores) > 0 {
-		sorted := append([]dcs.Restore(nil), restores...)
-		sortRestoresNewestFirst(sorted)
-		latest := toRestoreRecord(sorted[0])
-		if s.Status.LastRestore == nil || s.Status.LastRestore.Status != latest.Status ||
-			s.Status.LastRestore.RestoreID != latest.RestoreID {
-			status, reason, msg := restoredCondition(sorted[0])
-			p.setCondition(backupv1alpha1.ConditionRestored, status, reason, msg)
-			p.event(status == metav1.ConditionFalse, reason, msg)
-		}
-		s.Status.LastRestore = &latest
-	}
+	p.noteLatestRestore(restores)
 	if s.Status.LastRestore != nil && restoreRunning(*s.Status.LastRestore) {
 		interval = fastRestorePoll
 	}
-	return clampDuration(at.Add(interval).Sub(p.now), minPoll, interval) + 100*time.Millisecond
+	p.retry = minPositive(p.retry, clampDuration(at.Add(interval).Sub(p.now), minPoll, interval)+100*time.Millisecond)
+}
+
+// noteLatestRestore sets status.lastRestore and Restored from the
+// instance's newest restore, with an event when it is new or moved on.
+func (p *schedulePass) noteLatestRestore(restores []dcs.Restore) {
+	if len(restores) == 0 {
+		return
+	}
+	s := p.s
+	sorted := append([]dcs.Restore(nil), restores...)
+	sortRestoresNewestFirst(sorted)
+	latest := toRestoreRecord(sorted[0])
+	if s.Status.LastRestore == nil || s.Status.LastRestore.Status != latest.Status ||
+		s.Status.LastRestore.RestoreID != latest.RestoreID {
+		status, reason, msg := restoredCondition(sorted[0])
+		p.setCondition(backupv1alpha1.ConditionRestored, status, reason, msg)
+		p.out.event(status == metav1.ConditionFalse, reason, msg)
+	}
+	s.Status.LastRestore = &latest
 }
 
 func ptrValue[T any](p *T) T {

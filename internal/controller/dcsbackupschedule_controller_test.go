@@ -164,7 +164,35 @@ var _ = Describe("DCSBackupSchedule", func() {
 		child := children(Default, s)[0]
 		Expect(child.Labels).To(HaveKeyWithValue("team", "shop"))
 		Expect(child.Annotations).To(HaveKeyWithValue(backupv1alpha1.AnnotationScheduledTime, "2027-03-27T02:00:00Z"))
-		Expect(metav1.IsControlledBy(&child, fetchSchedule(Default, s))).To(BeTrue())
+		// Linked to the schedule by labels, never by an owner reference:
+		// deleting the schedule must not let the garbage collector near it.
+		Expect(child.Labels).To(HaveKeyWithValue(backupv1alpha1.LabelSchedule, s.Name))
+		Expect(child.Labels).To(HaveKeyWithValue(backupv1alpha1.LabelScheduleUID, string(fetchSchedule(Default, s).UID)))
+		Expect(child.OwnerReferences).To(BeEmpty())
+	})
+
+	It("runs at its slot by its own requeue, with nothing else touching it", func() {
+		env := newSimEnv(simulator.Options{BackupDuration: time.Second})
+		id := env.instance(inst1)
+		// Three seconds before the next minute, so the spec does not wait
+		// up to a minute; no earlier slot lies between the schedule's
+		// creation and then.
+		slot := time.Now().Truncate(time.Minute).Add(time.Minute)
+		jump(slot.Add(-3 * time.Second))
+		s := env.schedule("on-time", id, "* * * * *")
+		Eventually(func(g Gomega) {
+			got := fetchSchedule(g, s)
+			g.Expect(got.Status.NextScheduleTime).NotTo(BeNil())
+			g.Expect(got.Status.NextScheduleTime.UTC()).To(Equal(slot.UTC()))
+		}).Should(Succeed())
+		// No annotation, no spec change: the pass at the slot comes from
+		// the RequeueAfter of the pass before.
+		Eventually(func(g Gomega) []string { return childNames(g, s) }).
+			Should(ContainElement(slotName(s.Name, slot)))
+		got := fetchSchedule(Default, s)
+		Expect(got.Generation).To(Equal(int64(1)))
+		Expect(got.Annotations).To(BeEmpty())
+		Expect(got.Status.LastScheduleTime.UTC()).To(Equal(slot.UTC()))
 	})
 
 	DescribeTable("after a ten-day outage",

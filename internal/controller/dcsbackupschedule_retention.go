@@ -18,7 +18,6 @@ package controller
 
 import (
 	"context"
-	"fmt"
 	"sort"
 	"time"
 
@@ -106,10 +105,14 @@ func (p *schedulePass) prune(ctx context.Context) {
 	for _, c := range retentionPlan(p.children, keepLast, maxAge, failedLimit, p.now) {
 		if err := p.r.pruneChild(ctx, p.s, c); err != nil {
 			log.FromContext(ctx).Error(err, "pruning a backup", "backup", c.Name)
+			p.fail(errorBackoffBase, errorBackoffLimit)
 			continue
 		}
-		p.event(false, "BackupPruned", fmt.Sprintf("deleted DCSBackup %s (%s) and its DCS backup %s by the retention policy",
-			c.Name, c.Status.Phase, c.Status.BackupID))
+		// The deletion is the write that records the pruning, and a retried
+		// pass does not prune (nor announce) a child being deleted again:
+		// the event goes out now.
+		p.r.deps.Recorder.Eventf(p.s, nil, "Normal", "BackupPruned", "Schedule",
+			"deleted DCSBackup %s (%s) and its DCS backup %s by the retention policy", c.Name, c.Status.Phase, c.Status.BackupID)
 	}
 }
 
@@ -125,8 +128,8 @@ func (r *DCSBackupScheduleReconciler) pruneChild(ctx context.Context, s *backupv
 		c.Annotations = map[string]string{}
 	}
 	c.Annotations[backupv1alpha1.AnnotationPrunedBy] = s.Name
-	if err := r.Patch(ctx, c, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
+	if err := r.deps.Client.Patch(ctx, c, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{})); err != nil {
 		return client.IgnoreNotFound(err)
 	}
-	return client.IgnoreNotFound(r.Delete(ctx, c))
+	return client.IgnoreNotFound(r.deps.Client.Delete(ctx, c))
 }

@@ -22,6 +22,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"time"
 
@@ -30,25 +31,21 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 )
 
-// loadChildren lists the DCSBackups this schedule made, newest first.
+// loadChildren lists the DCSBackups this schedule made, newest first: those
+// labelled with its UID, so that a schedule re-created under the same name
+// does not take over (and prune) the children of the one before.
 func (p *schedulePass) loadChildren(ctx context.Context) error {
 	list := &backupv1alpha1.DCSBackupList{}
-	if err := p.r.List(ctx, list, client.InNamespace(p.s.Namespace),
-		client.MatchingLabels{backupv1alpha1.LabelSchedule: p.s.Name}); err != nil {
+	if err := p.r.deps.Client.List(ctx, list, client.InNamespace(p.s.Namespace),
+		client.MatchingFields{indexScheduleUID: string(p.s.UID)}); err != nil {
 		return err
 	}
-	p.children = p.children[:0]
-	for _, b := range list.Items {
-		if metav1.IsControlledBy(&b, p.s) {
-			p.children = append(p.children, b)
-		}
-	}
+	p.children = list.Items
 	sort.Slice(p.children, func(i, j int) bool { return newerChild(&p.children[i], &p.children[j]) })
 	return nil
 }
@@ -92,7 +89,8 @@ func (p *schedulePass) observeChildren() {
 		}
 	}
 	if st.LastSuccessfulTime != nil {
-		scheduleLastSuccess.WithLabelValues(p.s.Namespace, p.s.Name).Set(float64(st.LastSuccessfulTime.Unix()))
+		ns, name, at := p.s.Namespace, p.s.Name, float64(st.LastSuccessfulTime.Unix())
+		p.out.then(func() { scheduleLastSuccess.WithLabelValues(ns, name).Set(at) })
 	}
 	p.lastRunResult(latestFinished)
 }
@@ -115,7 +113,8 @@ func (p *schedulePass) lastRunResult(latest *backupv1alpha1.DCSBackup) {
 		msg = fmt.Sprintf("DCSBackup %s ended %s: %s", latest.Name, latest.Status.Phase, succeededMessage(latest))
 	}
 	if old == nil || old.Message != msg {
-		scheduleRunsTotal.WithLabelValues(p.s.Namespace, p.s.Name, result).Inc()
+		ns, name := p.s.Namespace, p.s.Name
+		p.out.then(func() { scheduleRunsTotal.WithLabelValues(ns, name, result).Inc() })
 	}
 	p.setCondition(backupv1alpha1.ConditionLastBackupSucceeded, status, reason, msg)
 }
@@ -135,15 +134,14 @@ func (p *schedulePass) runNow(ctx context.Context) {
 		return
 	}
 	name := runNowName(p.s.Name, token)
-	created, err := p.createChild(ctx, name, p.now)
-	if err != nil {
-		log.FromContext(ctx).Error(err, "creating the run-now backup", "name", name)
+	if err := p.createChild(ctx, name, p.now); err != nil {
+		p.createFailed(ctx, name, err)
 		return
 	}
+	// The event goes with the status write that records the token: a
+	// retried pass (the child already exists) does not announce it again.
 	p.s.Status.LastRunNowToken = token
-	if created {
-		p.event(false, "RunNow", fmt.Sprintf("created DCSBackup %s for run-now token %q", name, token))
-	}
+	p.out.event(false, "RunNow", fmt.Sprintf("created DCSBackup %s for run-now token %q", name, token))
 }
 
 // runNowName is the child name for a run-now token.
@@ -171,26 +169,26 @@ func (p *schedulePass) runDue(ctx context.Context) {
 	missed := p.cron.countSlots(ref, slot)
 	if reason := p.skipReason(slot); reason != "" {
 		st.LastSkippedTime = &metav1.Time{Time: slot}
-		scheduleMissedRuns.WithLabelValues(p.s.Namespace, p.s.Name).Add(float64(missed + 1))
-		p.event(true, "MissedSchedule", fmt.Sprintf("skipped the run of %s%s: %s", p.slotText(slot),
+		p.countMissed(missed + 1)
+		p.out.event(true, "MissedSchedule", fmt.Sprintf("skipped the run of %s%s: %s", p.slotText(slot),
 			missedText(missed), reason))
 		return
 	}
 	name := slotName(p.s.Name, slot)
-	created, err := p.createChild(ctx, name, slot)
-	if err != nil {
-		log.FromContext(ctx).Error(err, "creating the scheduled backup", "name", name)
+	if err := p.createChild(ctx, name, slot); err != nil {
+		p.createFailed(ctx, name, err)
 		return
 	}
+	// Recorded in lastScheduleTime: the events and counts go out with that
+	// status write, once per slot, even when a retried pass found the child
+	// made by the pass that lost its write.
 	st.LastScheduleTime = &metav1.Time{Time: slot}
 	if missed > 0 {
-		scheduleMissedRuns.WithLabelValues(p.s.Namespace, p.s.Name).Add(float64(missed))
-		p.event(true, "MissedSchedule", fmt.Sprintf("%d earlier run(s) were missed; catching up once with the run of %s",
+		p.countMissed(missed)
+		p.out.event(true, "MissedSchedule", fmt.Sprintf("%d earlier run(s) were missed; catching up once with the run of %s",
 			missed, p.slotText(slot)))
 	}
-	if created {
-		p.event(false, "BackupScheduled", fmt.Sprintf("created DCSBackup %s for the run of %s", name, p.slotText(slot)))
-	}
+	p.out.event(false, "BackupScheduled", fmt.Sprintf("created DCSBackup %s for the run of %s", name, p.slotText(slot)))
 }
 
 // skipReason says why a due slot is not run, or "" to run it.
@@ -233,15 +231,28 @@ func missedText(n int) string {
 	return fmt.Sprintf(" and %d earlier run(s)", n)
 }
 
-// createChild creates a DCSBackup from the template, owned by the schedule.
-// It reports false when the child already existed (a retried pass).
-func (p *schedulePass) createChild(ctx context.Context, name string, slot time.Time) (bool, error) {
+// countMissed counts skipped runs once the status records them.
+func (p *schedulePass) countMissed(n int) {
+	ns, name := p.s.Namespace, p.s.Name
+	p.out.then(func() { scheduleMissedRuns.WithLabelValues(ns, name).Add(float64(n)) })
+}
+
+// createChild creates a DCSBackup from the template, labelled with the
+// schedule's name and UID. A child that already exists (a retried pass)
+// counts as created: its name is derived from the run.
+//
+// The child carries no owner reference: deleting the schedule must never
+// delete its backups, and with an owner reference the garbage collector
+// would, whatever the operator did (foreground deletion deletes dependents
+// before the owner's finalizers can act).
+func (p *schedulePass) createChild(ctx context.Context, name string, slot time.Time) error {
 	s := p.s
 	labels := maps.Clone(s.Spec.Template.Metadata.Labels)
 	if labels == nil {
 		labels = map[string]string{}
 	}
 	labels[backupv1alpha1.LabelSchedule] = s.Name
+	labels[backupv1alpha1.LabelScheduleUID] = string(s.UID)
 	annotations := maps.Clone(s.Spec.Template.Metadata.Annotations)
 	if annotations == nil {
 		annotations = map[string]string{}
@@ -251,18 +262,22 @@ func (p *schedulePass) createChild(ctx context.Context, name string, slot time.T
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.Namespace, Labels: labels, Annotations: annotations},
 		Spec:       backupv1alpha1.DCSBackupSpec{DCSBackupTemplateSpec: s.Spec.Template.Spec},
 	}
-	if err := controllerutil.SetControllerReference(s, child, p.r.Scheme()); err != nil {
-		return false, err
+	if err := p.r.deps.Client.Create(ctx, child); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
 	}
-	err := p.r.Create(ctx, child)
-	if apierrors.IsAlreadyExists(err) {
-		return false, nil
+	if !slices.ContainsFunc(p.s.Status.Active, func(r corev1.LocalObjectReference) bool { return r.Name == name }) {
+		p.s.Status.Active = append(p.s.Status.Active, corev1.LocalObjectReference{Name: name})
 	}
-	if err != nil {
-		return false, err
-	}
-	p.s.Status.Active = append(p.s.Status.Active, corev1.LocalObjectReference{Name: name})
-	return true, nil
+	return nil
+}
+
+// createFailed shows a child the API server would not create (a quota, an
+// admission policy, a template the DCSBackup schema rejects) in Ready and
+// backs off; the run is tried again at the next pass.
+func (p *schedulePass) createFailed(ctx context.Context, name string, err error) {
+	log.FromContext(ctx).Error(err, "creating a backup of the schedule", "name", name)
+	p.notReady(backupv1alpha1.ReasonCreateFailed, fmt.Sprintf("creating DCSBackup %s: %v", name, err), false,
+		errorBackoff(p.coord().Failed(p.obj, p.s.UID), errorBackoffBase, errorBackoffLimit))
 }
 
 // freshness sets Fresh: False when no successful backup landed within the
@@ -287,11 +302,12 @@ func (p *schedulePass) freshness() {
 		}
 		msg := fmt.Sprintf("no successful backup since %s (two scheduled intervals); %s", p.slotText(start), latest)
 		if old := p.condition(backupv1alpha1.ConditionFresh); old == nil || old.Status != metav1.ConditionFalse {
-			p.event(true, backupv1alpha1.ReasonBackupOverdue, msg)
+			p.out.event(true, backupv1alpha1.ReasonBackupOverdue, msg)
 		}
 		p.setCondition(backupv1alpha1.ConditionFresh, metav1.ConditionFalse, backupv1alpha1.ReasonBackupOverdue, msg)
 	}
-	scheduleFresh.WithLabelValues(p.s.Namespace, p.s.Name).Set(boolGauge(fresh))
+	ns, name, v := p.s.Namespace, p.s.Name, boolGauge(fresh)
+	p.out.then(func() { scheduleFresh.WithLabelValues(ns, name).Set(v) })
 }
 
 func boolGauge(b bool) float64 {
@@ -299,38 +315,4 @@ func boolGauge(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-// orphanChildren removes the schedule's owner reference from its children
-// before the schedule goes, so the garbage collector leaves them (and their
-// cloud backups) in place.
-func (r *DCSBackupScheduleReconciler) orphanChildren(ctx context.Context, s *backupv1alpha1.DCSBackupSchedule) error {
-	if !controllerutil.ContainsFinalizer(s, backupv1alpha1.ScheduleFinalizer) {
-		return nil
-	}
-	list := &backupv1alpha1.DCSBackupList{}
-	if err := r.List(ctx, list, client.InNamespace(s.Namespace),
-		client.MatchingLabels{backupv1alpha1.LabelSchedule: s.Name}); err != nil {
-		return err
-	}
-	for i := range list.Items {
-		c := &list.Items[i]
-		if !metav1.IsControlledBy(c, s) {
-			continue
-		}
-		orig := c.DeepCopy()
-		refs := c.OwnerReferences[:0]
-		for _, ref := range c.OwnerReferences {
-			if ref.UID != s.UID {
-				refs = append(refs, ref)
-			}
-		}
-		c.OwnerReferences = refs
-		if err := r.Patch(ctx, c, client.MergeFrom(orig)); client.IgnoreNotFound(err) != nil {
-			return err
-		}
-	}
-	orig := s.DeepCopy()
-	controllerutil.RemoveFinalizer(s, backupv1alpha1.ScheduleFinalizer)
-	return client.IgnoreNotFound(r.Patch(ctx, s, client.MergeFrom(orig)))
 }

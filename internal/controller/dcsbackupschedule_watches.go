@@ -19,31 +19,21 @@ package controller
 import (
 	"context"
 
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
-	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
 )
 
-// SetupWithManager registers the DCSBackupSchedule controller.
+// SetupWithManager wires the DCSBackupSchedule controller's watches.
 func (r *DCSBackupScheduleReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
-	if r.restores == nil {
-		r.restores = newListCache[dcs.Restore]()
-	}
-	r.failures = newFailureCounter()
-	r.startedAt = r.Clock.Now()
-	secretMeta := &metav1.PartialObjectMetadata{}
-	secretMeta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("dcsbackupschedule").
 		// Own status writes do not trigger a pass; run-now annotations,
@@ -51,8 +41,9 @@ func (r *DCSBackupScheduleReconciler) SetupWithManager(mgr ctrl.Manager, workers
 		For(&backupv1alpha1.DCSBackupSchedule{}, builder.WithPredicates(specOrMetadataChanged())).
 		// A child that starts, finishes or goes changes active, the latest
 		// success, freshness and retention.
-		Owns(&backupv1alpha1.DCSBackup{}, builder.WithPredicates(phaseChanged())).
-		Watches(secretMeta, handler.EnqueueRequestsFromMapFunc(r.schedulesUsingSecret), builder.OnlyMetadata).
+		Watches(&backupv1alpha1.DCSBackup{}, handler.EnqueueRequestsFromMapFunc(scheduleOfChild),
+			builder.WithPredicates(phaseChanged())).
+		Watches(secretMetadata(), handler.EnqueueRequestsFromMapFunc(r.schedulesUsingSecret), builder.OnlyMetadata).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(r)
 }
@@ -66,11 +57,21 @@ func phaseChanged() predicate.Predicate {
 	}}
 }
 
+// scheduleOfChild maps a DCSBackup made by a schedule to that schedule.
+func scheduleOfChild(_ context.Context, o client.Object) []reconcile.Request {
+	name := o.GetLabels()[backupv1alpha1.LabelSchedule]
+	if name == "" || o.GetLabels()[backupv1alpha1.LabelScheduleUID] == "" {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: client.ObjectKey{Namespace: o.GetNamespace(), Name: name}}}
+}
+
 // schedulesUsingSecret maps a Secret to the schedules whose template uses it.
 func (r *DCSBackupScheduleReconciler) schedulesUsingSecret(ctx context.Context, o client.Object) []reconcile.Request {
 	list := &backupv1alpha1.DCSBackupScheduleList{}
-	if err := r.List(ctx, list, client.InNamespace(o.GetNamespace()),
+	if err := r.deps.Client.List(ctx, list, client.InNamespace(o.GetNamespace()),
 		client.MatchingFields{indexSecret: o.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "listing the DCSBackupSchedules that use a Secret", "secret", o.GetName())
 		return nil
 	}
 	reqs := make([]reconcile.Request, 0, len(list.Items))

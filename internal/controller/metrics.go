@@ -88,6 +88,12 @@ func init() {
 		scheduleLastSuccess, scheduleFresh, scheduleRunsTotal, scheduleMissedRuns)
 }
 
+// setLastSuccess records the completion of a successful backup of an
+// instance.
+func setLastSuccess(instanceID string, unixSeconds float64) {
+	lastSuccessTimestamp.WithLabelValues(instanceID).Set(unixSeconds)
+}
+
 // forgetScheduleMetrics drops the series of a deleted schedule.
 func forgetScheduleMetrics(namespace, name string) {
 	labels := prometheus.Labels{labelNamespace: namespace, labelSchedule: name}

@@ -103,8 +103,9 @@ func (p *ownPlane) start() {
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
-	// Children carry owner references with blockOwnerDeletion: make the
-	// API server check the permission that takes, as clusters do.
+	// Run the admission plugins production clusters run: had the operator
+	// set owner references with blockOwnerDeletion on its objects, this
+	// one would check the permission that takes.
 	env.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
 	adminCfg, err := env.Start()
 	Expect(err).NotTo(HaveOccurred())

@@ -21,10 +21,7 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
-
-	"k8s.io/apimachinery/pkg/types"
 )
 
 // Poll timing of running backups. A list call costs the same whether it sees
@@ -146,41 +143,4 @@ func errorBackoff(n int, base, limit time.Duration) time.Duration {
 		d *= 2
 	}
 	return jitter(clampDuration(d, base, limit), 0.2)
-}
-
-// startTimes remembers when the operator asked DCS for each running backup,
-// to the nanosecond. The status records it too (createRequestedAt), but a
-// time in the Kubernetes API has whole seconds, and a second is a third of
-// a short backup: polls timed from it would land up to a second off, early
-// (a wasted call) or late (status lag). After a restart, the status value
-// is what there is.
-type startTimes struct {
-	mu sync.Mutex
-	m  map[types.UID]time.Time
-}
-
-func newStartTimes() *startTimes { return &startTimes{m: map[types.UID]time.Time{}} }
-
-func (s *startTimes) set(uid types.UID, t time.Time) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.m[uid] = t
-}
-
-// refine returns the precise start of uid if it is the one recorded, to
-// the second, as recorded.
-func (s *startTimes) refine(uid types.UID, recorded time.Time) time.Time {
-	s.mu.Lock()
-	t, ok := s.m[uid]
-	s.mu.Unlock()
-	if ok && t.Truncate(time.Second).Equal(recorded.Truncate(time.Second)) {
-		return t
-	}
-	return recorded
-}
-
-func (s *startTimes) forget(uid types.UID) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, uid)
 }

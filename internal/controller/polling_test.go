@@ -17,13 +17,21 @@ limitations under the License.
 package controller
 
 import (
+	"context"
+	"slices"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	clocktesting "k8s.io/utils/clock/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
+	"github.com/dcs-operator/dcs-backup-operator/internal/instance"
 )
 
 // A backup that sat queued in DCS for 0.3 s and is 25.9% done 1 s after the
@@ -61,56 +69,87 @@ func TestWaitingDelayGrowsWithTheWaitAndIsBounded(t *testing.T) {
 	}
 }
 
-func TestNextInLineWakesOnlyTheOldestWaitingBackup(t *testing.T) {
+// The coordinator wakes the backup that has waited longest, among those
+// that were turned away for their turn and can take it when woken.
+func TestOccupantsListOnlyBackupsThatCanTakeTheTurn(t *testing.T) {
 	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	backup := func(name string, created time.Duration, reason string) *backupv1alpha1.DCSBackup {
-		b := &backupv1alpha1.DCSBackup{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns",
+	key := instanceKeyFor(backupv1alpha1.DCSBackupTemplateSpec{InstanceID: "i-1",
+		Connection: backupv1alpha1.Connection{ProjectID: "p", Endpoint: "https://dcs.example"}})
+	backup := func(name string, created time.Duration, reason string, mods ...func(*backupv1alpha1.DCSBackup)) *backupv1alpha1.DCSBackup {
+		b := &backupv1alpha1.DCSBackup{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "ns", UID: types.UID(name),
 			CreationTimestamp: metav1.NewTime(base.Add(created))}}
-		setCondition(b, backupv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, reason, "")
+		b.Spec.InstanceID = "i-1"
+		b.Spec.Connection = backupv1alpha1.Connection{ProjectID: "p", Endpoint: "https://dcs.example"}
+		setCondition(&b.Status.Conditions, 1, base, backupv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, reason, "")
+		for _, m := range mods {
+			m(b)
+		}
 		return b
 	}
-	newest := backup("c", 3*time.Second, backupv1alpha1.ReasonWaitingForInstance)
-	oldest := backup("b", time.Second, backupv1alpha1.ReasonWaitingForInstance)
-	pending := backup("a", 0, backupv1alpha1.ReasonPending)
-	got := nextInLine([]*backupv1alpha1.DCSBackup{newest, pending, oldest})
-	if len(got) != 1 || got[0] != oldest {
-		t.Errorf("got %v, want only the oldest backup waiting for the turn (b)", names(got))
+	noSecret := func(b *backupv1alpha1.DCSBackup) {
+		setCondition(&b.Status.Conditions, 1, base, backupv1alpha1.ConditionSynced, metav1.ConditionFalse,
+			backupv1alpha1.ReasonCredentialsNotFound, "")
 	}
-	// No backup was turned away yet: wake every candidate.
-	if got := nextInLine([]*backupv1alpha1.DCSBackup{pending}); len(got) != 1 || got[0] != pending {
-		t.Errorf("got %v, want the pending backup", names(got))
+	running := func(b *backupv1alpha1.DCSBackup) {
+		b.Status.BackupID, b.Status.Phase = "bk-1", backupv1alpha1.PhaseInProgress
 	}
-	// The oldest cannot take the turn (its Secret is gone): the next one.
-	setCondition(oldest, backupv1alpha1.ConditionSynced, metav1.ConditionFalse, backupv1alpha1.ReasonCredentialsNotFound, "")
-	if got := nextInLine([]*backupv1alpha1.DCSBackup{newest, pending, oldest}); len(got) != 1 || got[0] != newest {
-		t.Errorf("got %v, want the oldest backup that can take the turn (c)", names(got))
+	c := fake.NewClientBuilder().WithScheme(testScheme(t)).
+		WithIndex(&backupv1alpha1.DCSBackup{}, indexInstance, func(o client.Object) []string {
+			return []string{instanceKeyOf(o.(*backupv1alpha1.DCSBackup)).String()}
+		}).
+		WithObjects(
+			backup("running", 0, backupv1alpha1.ReasonInProgress, running),
+			backup("pending", time.Second, backupv1alpha1.ReasonPending),
+			backup("no-secret", 2*time.Second, backupv1alpha1.ReasonWaitingForInstance, noSecret),
+			backup("second", 3*time.Second, backupv1alpha1.ReasonWaitingForInstance),
+			backup("third", 4*time.Second, backupv1alpha1.ReasonWaitingForInstance),
+		).Build()
+	occ := backupOccupants{c: c}
+	ctx := context.Background()
+
+	waiting, err := occ.Waiting(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := holderNames(waiting); !slices.Equal(got, []string{"second", "third"}) {
+		t.Errorf("waiting: got %v, want the backups turned away that can take the turn", got)
+	}
+	occupying, err := occ.Occupying(ctx, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := holderNames(occupying); !slices.Equal(got, []string{"running"}) {
+		t.Errorf("occupying: got %v, want the running backup", got)
+	}
+
+	coord := instance.New(instance.Options{Clock: clocktesting.NewFakeClock(base)})
+	var woken []string
+	coord.Register(kindBackup, occ, func(n types.NamespacedName) { woken = append(woken, n.Name) })
+	if err := coord.Freed(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(woken, []string{"second"}) {
+		t.Errorf("woken: got %v, want only the one that waited longest", woken)
 	}
 }
 
-func names(bs []*backupv1alpha1.DCSBackup) []string {
-	out := make([]string, 0, len(bs))
-	for _, b := range bs {
-		out = append(out, b.Name)
+func holderNames(hs []instance.Holder) []string {
+	out := make([]string, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, h.Name.Name)
 	}
+	slices.Sort(out)
 	return out
 }
 
-func TestStartTimesRefineOnlyTheRecordedIntent(t *testing.T) {
-	s := newStartTimes()
-	uid := types.UID("u")
-	precise := time.Date(2026, 1, 1, 0, 0, 7, 900_000_000, time.UTC)
-	s.set(uid, precise)
-	recorded := precise.Truncate(time.Second)
-	if got := s.refine(uid, recorded); !got.Equal(precise) {
-		t.Errorf("got %v, want %v", got, precise)
+func testScheme(t *testing.T) *runtime.Scheme {
+	t.Helper()
+	s := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(s); err != nil {
+		t.Fatal(err)
 	}
-	// Another intent (a later create after a failed one) is not refined.
-	later := recorded.Add(time.Minute)
-	if got := s.refine(uid, later); !got.Equal(later) {
-		t.Errorf("got %v, want the recorded %v", got, later)
+	if err := backupv1alpha1.AddToScheme(s); err != nil {
+		t.Fatal(err)
 	}
-	s.forget(uid)
-	if got := s.refine(uid, recorded); !got.Equal(recorded) {
-		t.Errorf("after forget: got %v, want %v", got, recorded)
-	}
+	return s
 }

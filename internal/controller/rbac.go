@@ -25,13 +25,11 @@ package controller
 // +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackups,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackups/status,verbs=patch
 //
-// DCSBackupSchedule controller: reads schedules, patches their status and
-// finalizer, and creates and prunes the DCSBackups it owns. Setting the
-// schedule as blocking owner of a child needs update on its finalizers
-// (OwnerReferencesPermissionEnforcement).
-// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackupschedules,verbs=get;list;watch;patch
+// DCSBackupSchedule controller: reads schedules, patches their status, and
+// creates and prunes the DCSBackups it made (which carry no owner
+// reference, so it needs no rights on the schedules' finalizers).
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackupschedules,verbs=get;list;watch
 // +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackupschedules/status,verbs=patch
-// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackupschedules/finalizers,verbs=update
 // +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackups,verbs=create;delete
 //
 // Credentials: the Secrets that DCS resources reference. Their metadata is

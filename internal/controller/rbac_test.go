@@ -60,12 +60,7 @@ var wantManagerRole = map[string]string{
 	"backup.dcs-operator.dev/dcsbackupschedules:get":          "informer",
 	"backup.dcs-operator.dev/dcsbackupschedules:list":         "informer",
 	"backup.dcs-operator.dev/dcsbackupschedules:watch":        "informer",
-	"backup.dcs-operator.dev/dcsbackupschedules:patch":        "the schedule's finalizer",
 	"backup.dcs-operator.dev/dcsbackupschedules/status:patch": "status writes",
-	// Children carry an owner reference with blockOwnerDeletion, which the
-	// OwnerReferencesPermissionEnforcement admission plugin allows only with
-	// update on the owner's finalizers subresource.
-	"backup.dcs-operator.dev/dcsbackupschedules/finalizers:update": "owner references of children",
 
 	// Events on transitions (events.k8s.io/v1 recorder: create, and patch
 	// for an event series).

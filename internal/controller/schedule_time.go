@@ -49,8 +49,10 @@ type cronSchedule struct {
 	loc   *time.Location
 }
 
-// parseSchedule parses spec.schedule in spec.timeZone (UTC when unset).
-func parseSchedule(spec, timeZone string) (*cronSchedule, error) {
+// parseSchedule parses spec.schedule in spec.timeZone (UTC when unset); now
+// is the controller's time, from which the schedule must fire at least once
+// in five years.
+func parseSchedule(spec, timeZone string, now time.Time) (*cronSchedule, error) {
 	trimmed := strings.TrimSpace(spec)
 	if strings.HasPrefix(trimmed, "CRON_TZ=") || strings.HasPrefix(trimmed, "TZ=") {
 		return nil, &scheduleError{Reason: backupv1alpha1.ReasonInvalidSchedule,
@@ -76,7 +78,7 @@ func parseSchedule(spec, timeZone string) (*cronSchedule, error) {
 		s.Location = loc
 	}
 	cs := &cronSchedule{sched: sched, loc: loc}
-	if cs.next(time.Now()).IsZero() {
+	if cs.next(now).IsZero() {
 		return nil, &scheduleError{Reason: backupv1alpha1.ReasonInvalidSchedule,
 			Message: fmt.Sprintf("spec.schedule %q never fires (no time matches it in the next five years)", spec)}
 	}

@@ -27,7 +27,7 @@ import (
 
 func mustParse(t *testing.T, spec, tz string) *cronSchedule {
 	t.Helper()
-	cs, err := parseSchedule(spec, tz)
+	cs, err := parseSchedule(spec, tz, time.Now())
 	if err != nil {
 		t.Fatalf("parseSchedule(%q, %q): %v", spec, tz, err)
 	}
@@ -113,7 +113,7 @@ func TestParseScheduleErrors(t *testing.T) {
 		{"0 3 * * *", "Local", backupv1alpha1.ReasonInvalidTimeZone, "spec.timeZone"},
 	}
 	for _, c := range cases {
-		_, err := parseSchedule(c.spec, c.tz)
+		_, err := parseSchedule(c.spec, c.tz, time.Now())
 		var se *scheduleError
 		if !errors.As(err, &se) {
 			t.Errorf("parseSchedule(%q, %q) = %v, want a scheduleError", c.spec, c.tz, err)
@@ -125,7 +125,7 @@ func TestParseScheduleErrors(t *testing.T) {
 		}
 	}
 	for _, ok := range []string{"@daily", "@hourly", "@weekly", "@every 90m", "*/15 * * * 1-5", "0 3 * * SUN"} {
-		if _, err := parseSchedule(ok, "Europe/Berlin"); err != nil {
+		if _, err := parseSchedule(ok, "Europe/Berlin", time.Now()); err != nil {
 			t.Errorf("parseSchedule(%q): %v", ok, err)
 		}
 	}
@@ -189,7 +189,7 @@ func FuzzSchedule(f *testing.F) {
 		f.Add(seed.spec, seed.tz, int64(1795000000))
 	}
 	f.Fuzz(func(t *testing.T, spec, tz string, unix int64) {
-		cs, err := parseSchedule(spec, tz)
+		cs, err := parseSchedule(spec, tz, time.Now())
 		if err != nil {
 			return
 		}

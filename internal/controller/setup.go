@@ -20,26 +20,36 @@ package controller
 import (
 	"context"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
+	"github.com/dcs-operator/dcs-backup-operator/internal/instance"
 )
 
-// Field indexes on DCSBackups.
+// Field indexes.
 const (
 	// indexInstance is the instance key of a backup (endpoint, project,
 	// instance ID): the backups that share a DCS instance.
 	indexInstance = "dcs.instanceKey"
-	// indexSecret is the name of the credentials Secret a backup uses.
+	// indexSecret is the name of the credentials Secret a resource uses.
 	indexSecret = "spec.connection.credentialsSecretRef.name"
+	// indexScheduleUID is the UID of the schedule that made a DCSBackup.
+	indexScheduleUID = "dcs.scheduleUID"
 )
 
-// SetupWithManager registers every controller of the operator with mgr.
+// SetupWithManager builds the coordinator and every controller of the
+// operator, and registers them with mgr.
 func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	opts.defaults()
+	coord := instance.New(instance.Options{
+		Clock:  opts.Clock,
+		Budget: dcs.NewLimiter(opts.DCSRequestsPerSecond, opts.DCSBurst),
+	})
 	connector := opts.Connector
 	if connector == nil {
 		connector = &SecretConnector{
@@ -47,36 +57,26 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 			APIReader:     mgr.GetAPIReader(),
 			AllowInsecure: opts.InsecureEndpoints,
 			Timeout:       opts.DCSTimeout,
-			Limiter:       dcs.NewLimiter(opts.DCSRequestsPerSecond, opts.DCSBurst),
+			Limiter:       coord.Budget(),
 			Clock:         opts.Clock,
 			Observe:       observeDCS,
 		}
 	}
-	if err := indexBackups(context.Background(), mgr); err != nil {
+	if err := indexFields(context.Background(), mgr); err != nil {
 		return err
 	}
-	// Both controllers read an instance's restore records through one
-	// cache, so a schedule and its backups cost one list per poll round.
-	restores := newListCache[dcs.Restore]()
-	backups := &DCSBackupReconciler{
-		Client:              mgr.GetClient(),
-		Recorder:            mgr.GetEventRecorder("dcsbackup-controller"),
-		Connector:           connector,
-		Clock:               opts.Clock,
-		RestorePollInterval: opts.RestorePollInterval,
-		restores:            restores,
+	deps := func(name string) Dependencies {
+		return Dependencies{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder(name), Connector: connector,
+			Coordinator: coord, Clock: opts.Clock}
 	}
-	if err := backups.SetupWithManager(mgr, opts.MaxConcurrentReconciles); err != nil {
+
+	backupWakeups := newWakeups()
+	coord.Register(kindBackup, backupOccupants{c: mgr.GetClient()}, backupWakeups.wake)
+	backups := NewDCSBackupReconciler(deps("dcsbackup-controller"), opts.RestorePollInterval)
+	if err := backups.SetupWithManager(mgr, opts.MaxConcurrentReconciles, backupWakeups); err != nil {
 		return err
 	}
-	schedules := &DCSBackupScheduleReconciler{
-		Client:              mgr.GetClient(),
-		Recorder:            mgr.GetEventRecorder("dcsbackupschedule-controller"),
-		Connector:           connector,
-		Clock:               opts.Clock,
-		RestorePollInterval: opts.RestorePollInterval,
-		restores:            restores,
-	}
+	schedules := NewDCSBackupScheduleReconciler(deps("dcsbackupschedule-controller"), opts.RestorePollInterval)
 	return schedules.SetupWithManager(mgr, opts.MaxConcurrentReconciles)
 }
 
@@ -101,10 +101,10 @@ func (o *Options) defaults() {
 	}
 }
 
-func indexBackups(ctx context.Context, mgr ctrl.Manager) error {
+func indexFields(ctx context.Context, mgr ctrl.Manager) error {
 	idx := mgr.GetFieldIndexer()
 	if err := idx.IndexField(ctx, &backupv1alpha1.DCSBackup{}, indexInstance, func(o client.Object) []string {
-		return []string{string(instanceKeyOf(o.(*backupv1alpha1.DCSBackup)))}
+		return []string{instanceKeyOf(o.(*backupv1alpha1.DCSBackup)).String()}
 	}); err != nil {
 		return err
 	}
@@ -113,7 +113,23 @@ func indexBackups(ctx context.Context, mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
+	if err := idx.IndexField(ctx, &backupv1alpha1.DCSBackup{}, indexScheduleUID, func(o client.Object) []string {
+		if uid := o.GetLabels()[backupv1alpha1.LabelScheduleUID]; uid != "" {
+			return []string{uid}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	return idx.IndexField(ctx, &backupv1alpha1.DCSBackupSchedule{}, indexSecret, func(o client.Object) []string {
 		return []string{o.(*backupv1alpha1.DCSBackupSchedule).Spec.Template.Spec.Connection.CredentialsSecretRef.Name}
 	})
+}
+
+// secretMetadata is the metadata-only object of the Secret watches: the
+// operator watches Secrets' names and versions, never their data.
+func secretMetadata() *metav1.PartialObjectMetadata {
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+	return m
 }

@@ -59,6 +59,11 @@ const testRestorePollInterval = 2 * time.Second
 
 func TestControllers(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Every wait in these suites is on a real API server and real
+	// processes: Gomega's 1-second default is shorter than a busy 2-core
+	// machine needs, and a spec that needs longer says so itself.
+	SetDefaultEventuallyTimeout(20 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 	RunSpecs(t, "Controller Suite")
 }
 

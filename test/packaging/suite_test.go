@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
@@ -54,6 +55,11 @@ var (
 
 func TestPackaging(t *testing.T) {
 	RegisterFailHandler(Fail)
+	// Every wait in these suites is on a real API server and real
+	// processes: Gomega's 1-second default is shorter than a busy 2-core
+	// machine needs, and a spec that needs longer says so itself.
+	SetDefaultEventuallyTimeout(20 * time.Second)
+	SetDefaultEventuallyPollingInterval(100 * time.Millisecond)
 	RunSpecs(t, "Packaging Suite")
 }
 
