@@ -346,7 +346,7 @@ func (w *workload) verify(ctx context.Context) (verdict, error) {
 	for i := range list.Items {
 		b := &list.Items[i]
 		byUID[string(b.UID)] = b
-		if metav1.GetControllerOf(b) != nil {
+		if b.Labels[backupv1alpha1.LabelSchedule] != "" {
 			v.Children++
 		} else {
 			v.Backups++
