@@ -189,10 +189,14 @@ var _ = Describe("DCSBackupSchedule", func() {
 		// the RequeueAfter of the pass before.
 		Eventually(func(g Gomega) []string { return childNames(g, s) }).
 			Should(ContainElement(slotName(s.Name, slot)))
+		Eventually(func(g Gomega) {
+			got := fetchSchedule(g, s)
+			g.Expect(got.Status.LastScheduleTime).NotTo(BeNil())
+			g.Expect(got.Status.LastScheduleTime.UTC()).To(Equal(slot.UTC()))
+		}).Should(Succeed())
 		got := fetchSchedule(Default, s)
 		Expect(got.Generation).To(Equal(int64(1)))
 		Expect(got.Annotations).To(BeEmpty())
-		Expect(got.Status.LastScheduleTime.UTC()).To(Equal(slot.UTC()))
 	})
 
 	DescribeTable("after a ten-day outage",
