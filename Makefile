@@ -83,12 +83,12 @@ verify: ## Regenerate everything generated and fail if the tree changed (stale g
 	go mod verify
 
 .PHONY: test
-test: verify vet lint envtest helm kustomize ## Everything CI checks: generated files, vet, lint, unit, fuzz seeds and envtest suites.
-	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) go test $(GO_TEST_FLAGS) ./... $(if $(GINKGO_ARGS),-args $(GINKGO_ARGS))
+test: verify vet lint envtest versitygw helm kustomize ## Everything CI checks: generated files, vet, lint, unit, fuzz seeds and envtest suites.
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" VERSITYGW="$$(hack/versitygw.sh)" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) go test $(GO_TEST_FLAGS) ./... $(if $(GINKGO_ARGS),-args $(GINKGO_ARGS))
 
 .PHONY: test-unit
-test-unit: ## Only the tests that need no control plane.
-	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v -e /internal/controller -e /test/ -e /internal/localenv -e /hack/demo)
+test-unit: versitygw ## Only the tests that need no control plane (the object-storage tests run versitygw).
+	VERSITYGW="$$(hack/versitygw.sh)" go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v -e /internal/controller -e /test/ -e /internal/localenv -e /hack/demo)
 
 ##@ Build
 
@@ -164,7 +164,7 @@ undeploy: kustomize ## Remove the operator from the cluster.
 ##@ Tools
 
 .PHONY: tools
-tools: controller-gen kustomize helm golangci-lint envtest ## Install every pinned tool.
+tools: controller-gen kustomize helm golangci-lint envtest versitygw ## Install every pinned tool.
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen.
@@ -189,6 +189,10 @@ $(GOLANGCI_LINT):
 .PHONY: envtest
 envtest: ## Build the envtest control plane (kube-apiserver, etcd, kubectl v1.37.1) from source, once.
 	@hack/controlplane.sh >/dev/null
+
+.PHONY: versitygw
+versitygw: ## Build the versitygw S3 gateway (object-storage tests) from source, once.
+	@hack/versitygw.sh >/dev/null
 
 # go-install-tool installs package $(2) at version $(3) as binary $(1), with
 # optional ldflags $(4). The binary lands in its own versioned folder, so a
