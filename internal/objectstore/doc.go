@@ -5,7 +5,8 @@
 //
 // Store is the small interface the controllers use; Client implements it
 // with minio-go (S3 signature V4, path-style addressing, which OBS, S3,
-// Ceph and versitygw all accept). Every error it returns is an *Error with
+// Ceph and versitygw all accept), and objectstoretest.Fake in memory for
+// controller unit tests; both pass objectstoretest.Contract. Every error it returns is an *Error with
 // a Class (Classify) that a controller maps to a condition reason; errors
 // never contain the secret key or request signatures.
 //
