@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -31,6 +32,11 @@ func TestHelperHolder(t *testing.T) {
 		if _, err := StartVersityGW(ctx, VersityGWOptions{}); err != nil {
 			t.Fatal(err)
 		}
+	case "controlplane":
+		if _, err := StartControlPlane(ControlPlaneOptions{AssetsDir: os.Getenv(AssetsEnv),
+			KubeconfigPath: filepath.Join(t.TempDir(), "kubeconfig")}); err != nil {
+			t.Fatal(err)
+		}
 	default:
 		t.Fatalf("%s=%q: unknown", holdEnv, what)
 	}
@@ -42,9 +48,11 @@ func TestHelperHolder(t *testing.T) {
 }
 
 // TestProcessesDieWithTheirHolder SIGKILLs a test binary that started
-// versitygw and checks that it dies with it. A SIGKILLed test (go test
-// -timeout, the OOM killer, a cancelled CI job) runs no cleanup; without
-// a parent-death signal its servers would run for ever.
+// versitygw, or kube-apiserver and etcd through envtest, and checks that
+// they die with it. A SIGKILLed test (go test -timeout, the OOM killer, a
+// cancelled CI job) runs no cleanup; without a parent-death signal its
+// servers would run for ever. envtest starts its own processes without
+// one: the control plane of hack/controlplane.sh sets it itself.
 func TestProcessesDieWithTheirHolder(t *testing.T) {
 	cases := []struct {
 		hold     string
@@ -52,6 +60,7 @@ func TestProcessesDieWithTheirHolder(t *testing.T) {
 		require  func(*testing.T)
 	}{
 		{"versitygw", []string{"versitygw"}, requireVersityGW},
+		{"controlplane", []string{"etcd", "kube-apiserver"}, requireAssets},
 	}
 	for _, tc := range cases {
 		t.Run(tc.hold, func(t *testing.T) {
@@ -70,9 +79,9 @@ func TestProcessesDieWithTheirHolder(t *testing.T) {
 			g.Expect(commandNames(children)).To(ConsistOf(tc.children))
 			t.Cleanup(func() { killLeftovers(children) })
 
-			// The holder's process group only: StartProcess puts its
-			// children in groups of their own, which a kill of the group
-			// does not reach.
+			// The holder's process group only: envtest and StartProcess put
+			// their children in groups of their own, which a kill of the
+			// group does not reach.
 			g.Expect(holder.Kill()).To(Succeed())
 			for _, pid := range children {
 				g.Eventually(func() bool { return alive(pid) }).WithTimeout(30*time.Second).Should(BeFalse(),

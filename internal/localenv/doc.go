@@ -20,7 +20,9 @@
 // Env.Stop stops everything the Env started, in reverse order, and removes
 // its state directory unless told to keep it. Processes started by the Env
 // die with the parent process (Linux parent-death signal) even when it is
-// killed; kube-apiserver and etcd are envtest's, so a caller that may be
-// interrupted should call Env.StopOnSignal or stop the Env from its own
-// signal handling.
+// killed. kube-apiserver and etcd are started by envtest, which sets no
+// such signal: those of hack/controlplane.sh set it themselves (a wrapper,
+// hack/pdeathsig). Their data directories stay behind after a kill, so a
+// caller that may be interrupted should still call Env.StopOnSignal or
+// stop the Env from its own signal handling.
 package localenv
