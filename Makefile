@@ -91,19 +91,20 @@ PLANE_PKG_PATTERN = -e /internal/controller -e /test/ -e /internal/localenv -e /
 CONTROLLER_SUITE = ^TestControllers$$
 
 .PHONY: test
-test: verify vet lint envtest helm kustomize ## Everything CI checks: generated files, vet, lint, unit tests (-race), fuzz seeds and envtest suites.
+test: verify vet lint envtest versitygw helm kustomize ## Everything CI checks: generated files, vet, lint, unit tests (-race), fuzz seeds and envtest suites.
 	$(MAKE) --no-print-directory test-unit GO_TEST_FLAGS="$(GO_TEST_FLAGS) -race"
-	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) \
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" VERSITYGW="$$(hack/versitygw.sh)" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) \
 		go test $(GO_TEST_FLAGS) $$(go list ./... | grep $(PLANE_PKG_PATTERN)) $(if $(GINKGO_ARGS),-args $(GINKGO_ARGS))
 
 .PHONY: test-unit
-test-unit: ## Only the tests that need no control plane (make test runs them with -race).
-	go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v $(PLANE_PKG_PATTERN))
+test-unit: versitygw ## Only the tests that need no control plane (make test runs them with -race; the object-storage tests run versitygw).
+	VERSITYGW="$$(hack/versitygw.sh)" go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v $(PLANE_PKG_PATTERN))
 	go test $(GO_TEST_FLAGS) -skip '$(CONTROLLER_SUITE)' ./internal/controller/
 
 .PHONY: test-race
-test-race: envtest helm kustomize ## Every test, envtest suites included, with the race detector (slow).
-	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) go test $(GO_TEST_FLAGS) -race -timeout 60m ./...
+test-race: envtest versitygw helm kustomize ## Every test, envtest suites included, with the race detector (slow).
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" VERSITYGW="$$(hack/versitygw.sh)" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) \
+		go test $(GO_TEST_FLAGS) -race -timeout 60m ./...
 
 ##@ Build
 
@@ -179,7 +180,7 @@ undeploy: kustomize ## Remove the operator from the cluster.
 ##@ Tools
 
 .PHONY: tools
-tools: controller-gen kustomize helm golangci-lint envtest ## Install every pinned tool.
+tools: controller-gen kustomize helm golangci-lint envtest versitygw ## Install every pinned tool.
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen.
@@ -204,6 +205,10 @@ $(GOLANGCI_LINT):
 .PHONY: envtest
 envtest: ## Build the envtest control plane (kube-apiserver, etcd, kubectl v1.37.1) from source, once.
 	@hack/controlplane.sh >/dev/null
+
+.PHONY: versitygw
+versitygw: ## Build the versitygw S3 gateway (object-storage tests) from source, once.
+	@hack/versitygw.sh >/dev/null
 
 # go-install-tool installs package $(2) at version $(3) as binary $(1), with
 # optional ldflags $(4). The binary lands in its own versioned folder, so a

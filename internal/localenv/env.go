@@ -38,6 +38,7 @@ type Env struct {
 	ControlPlane *ControlPlane
 	Simulator    *Simulator
 	Manager      *Manager
+	VersityGW    *VersityGW
 
 	progress  io.Writer
 	removeDir bool
@@ -183,6 +184,24 @@ func (e *Env) addSimulator(sim *Simulator) error {
 	}
 	e.Simulator = sim
 	return nil
+}
+
+// StartVersityGW runs the versitygw S3 gateway (the binary of
+// $VERSITYGW if opts.Binary is empty) with its state in <Dir>/versitygw.
+func (e *Env) StartVersityGW(ctx context.Context, opts VersityGWOptions) (*VersityGW, error) {
+	if opts.Dir == "" {
+		opts.Dir = e.Path("versitygw")
+	}
+	e.logf("starting versitygw")
+	gw, err := StartVersityGW(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.track("versitygw", gw.Stop); err != nil {
+		return nil, err
+	}
+	e.VersityGW = gw
+	return gw, nil
 }
 
 // StartManager runs the manager against the control plane. Empty options

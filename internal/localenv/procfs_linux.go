@@ -17,18 +17,22 @@ const clockTicks = 100
 // /proc. After Env.Stop it is empty unless something else started
 // children.
 func ChildPIDs() ([]int, error) {
+	return childPIDsOf(os.Getpid())
+}
+
+// childPIDsOf returns the live direct children of process parent.
+func childPIDsOf(parent int) ([]int, error) {
 	stats, err := filepath.Glob("/proc/[0-9]*/stat")
 	if err != nil {
 		return nil, err
 	}
-	self := os.Getpid()
 	var out []int
 	for _, path := range stats {
 		fields, err := readStat(path)
 		if err != nil || len(fields) < 2 || fields[0] == "Z" {
 			continue // gone meanwhile, or a zombie about to be reaped
 		}
-		if ppid, _ := strconv.Atoi(fields[1]); ppid == self {
+		if ppid, _ := strconv.Atoi(fields[1]); ppid == parent {
 			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(path)))
 			out = append(out, pid)
 		}
