@@ -169,10 +169,20 @@ const (
 	ReasonInstanceNotSupported = "InstanceNotSupported"
 	ReasonAPIError             = "APIError"
 
-	// Restored reasons.
+	// Restored reasons (on DCSRestore also Succeeded reasons).
 	ReasonRestoreSucceeded  = "RestoreSucceeded"
 	ReasonRestoreInProgress = "RestoreInProgress"
 	ReasonRestoreFailed     = "RestoreFailed"
+
+	// DCSRestore Succeeded reasons.
+	ReasonWaitingForBackup       = "WaitingForBackup"
+	ReasonBackingUp              = "BackingUp"
+	ReasonRestoring              = "Restoring"
+	ReasonBackupNotRestorable    = "BackupNotRestorable"
+	ReasonPreRestoreBackupFailed = "PreRestoreBackupFailed"
+	ReasonWrongPassword          = "WrongPassword"
+	ReasonRestoreRefused         = "RestoreRefused"
+	ReasonRestoreNotFound        = "RestoreNotFound"
 
 	// Ready reasons.
 	ReasonReady           = "Ready"
@@ -201,6 +211,9 @@ const (
 	// with its own UID, so one re-created under the same name leaves the
 	// backups of the one before alone.
 	LabelScheduleUID = "backup.dcs-operator.dev/schedule-uid"
+	// LabelRestore is set on the pre-restore backup of a DCSRestore; its
+	// value is the restore's name.
+	LabelRestore = "backup.dcs-operator.dev/restore"
 	// AnnotationRunNow on a schedule starts one run for each new value.
 	AnnotationRunNow = "backup.dcs-operator.dev/run-now"
 	// AnnotationScheduledTime on a child records the slot it was made for.

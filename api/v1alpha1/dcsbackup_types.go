@@ -88,10 +88,11 @@ type DCSBackupTemplateSpec struct {
 	Format BackupFormat `json:"format,omitempty"`
 
 	// remark is a description stored with the backup in DCS. The operator
-	// appends a token with the resource's UID, which lets it find its backup
-	// again after a crash.
+	// appends a token with the resource's UID (41 characters), which lets it
+	// find its backup again after a crash; DCS takes at most 128 characters
+	// in all (DCS.4098), hence at most 87 here.
 	// +optional
-	// +kubebuilder:validation:MaxLength=128
+	// +kubebuilder:validation:MaxLength=87
 	Remark string `json:"remark,omitempty"`
 
 	// deletionPolicy is Retain (default: the cloud backup outlives the

@@ -14,6 +14,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 	"github.com/dcs-operator/dcs-backup-operator/internal/localenv"
 )
 
@@ -30,6 +31,8 @@ type demo struct {
 	// scheduleNotes say how the sample schedules were changed.
 	scheduleNotes []string
 	started       time.Time
+	// restoresApplied are the sample DCSRestores applied so far.
+	restoresApplied map[string]bool
 }
 
 // syncWriter serialises writes from the parallel start steps.
@@ -196,6 +199,7 @@ func (d *demo) watch(ctx context.Context) error {
 	view := &view{out: d.out, terminal: d.terminal, info: d.info, started: d.started}
 	for {
 		snap := d.snapshot(ctx)
+		d.applyRestores(ctx, snap)
 		status := d.goal.check(snap)
 		view.show(snap, status)
 		if done, err := d.finished(status); done {
@@ -211,6 +215,28 @@ func (d *demo) watch(ctx context.Context) error {
 			return fmt.Errorf("the operator exited (%v); its log: %s", d.env.Manager.Wait(), d.env.Manager.LogPath())
 		case <-ticker.C:
 		}
+	}
+}
+
+// applyRestores applies each sample DCSRestore once the DCSBackup it
+// restores succeeded, as a person would: a restore needs a backup.
+func (d *demo) applyRestores(ctx context.Context, snap snapshot) {
+	for _, obj := range d.samples.restores {
+		name := obj.GetName()
+		b := snap.backup(d.samples.restoreOf[name])
+		if d.restoresApplied[name] || b == nil || b.Status.Phase != backupv1alpha1.PhaseSucceeded {
+			continue
+		}
+		if err := localenv.Apply(ctx, d.env.ControlPlane.Client, d.cfg.namespace, obj.DeepCopy()); err != nil {
+			d.printf("applying DCSRestore %s: %v (trying again)", name, err)
+			continue
+		}
+		if d.restoresApplied == nil {
+			d.restoresApplied = map[string]bool{}
+		}
+		d.restoresApplied[name] = true
+		d.printf("DCSBackup %s succeeded: applied DCSRestore %s (kubectl wait --for=condition=Succeeded dcsrestore/%s)",
+			b.Name, name, name)
 	}
 }
 

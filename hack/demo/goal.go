@@ -13,6 +13,7 @@ import (
 type goal struct {
 	backups      []string
 	schedules    []string
+	restores     []string
 	requireChild bool
 }
 
@@ -28,7 +29,7 @@ type goalStatus struct {
 }
 
 func newGoal(s *samples, requireChild bool) goal {
-	return goal{backups: s.backups, schedules: s.schedules, requireChild: requireChild}
+	return goal{backups: s.backups, schedules: s.schedules, restores: s.restoreNames(), requireChild: requireChild}
 }
 
 // terminalFailures are phases a backup never leaves.
@@ -55,6 +56,7 @@ func (g goal) check(snap snapshot) goalStatus {
 			st.pending = append(st.pending, fmt.Sprintf("DCSBackup %s to succeed (now %s)", name, phaseOf(b)))
 		}
 	}
+	reached = append(reached, g.checkRestores(snap, &st)...)
 	if g.requireChild {
 		reached = append(reached, g.checkChildren(snap, &st)...)
 	}
@@ -75,6 +77,28 @@ func (g goal) checkChildren(snap snapshot, st *goalStatus) []string {
 			continue
 		}
 		reached = append(reached, fmt.Sprintf("schedule %s created DCSBackup %s", name, children[0].Name))
+	}
+	return reached
+}
+
+// checkRestores adds a pending item for every sample restore that has not
+// succeeded yet and returns those that did.
+func (g goal) checkRestores(snap snapshot, st *goalStatus) []string {
+	var reached []string
+	for _, name := range g.restores {
+		r := snap.restore(name)
+		switch {
+		case r == nil:
+			st.pending = append(st.pending, "DCSRestore "+name+" (applied once its backup succeeded)")
+		case r.Status.Phase == backupv1alpha1.RestorePhaseSucceeded:
+			reached = append(reached, fmt.Sprintf("DCSRestore %s Succeeded (restore %s)", name, r.Status.RestoreID))
+		case r.Status.Phase == backupv1alpha1.RestorePhaseFailed:
+			st.failed = fmt.Sprintf("DCSRestore %s failed: %s", name, reasonOf(r.Status.Conditions,
+				backupv1alpha1.ConditionSucceeded))
+		default:
+			st.pending = append(st.pending, fmt.Sprintf("DCSRestore %s to succeed (now %s)", name,
+				dash(string(r.Status.Phase))))
+		}
 	}
 	return reached
 }

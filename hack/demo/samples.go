@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -10,10 +13,16 @@ import (
 )
 
 // samples are the DCSBackups and schedules of config/samples, read when
-// the demo starts, so that the demo follows whatever the samples say.
+// the demo starts, so that the demo follows whatever the samples say, and
+// the sample DCSRestore, which the demo applies once the backup it restores
+// succeeded.
 type samples struct {
 	// objects are the DCSBackups and DCSBackupSchedules, in file order.
 	objects []*unstructured.Unstructured
+	// restores are the sample DCSRestores (restoreSample), applied later;
+	// restoreOf maps each to the DCSBackup it restores.
+	restores  []*unstructured.Unstructured
+	restoreOf map[string]string
 	// backups and schedules are their names.
 	backups   []string
 	schedules []string
@@ -41,7 +50,41 @@ func loadSamples(path string) (*samples, error) {
 	if len(s.objects) == 0 || len(s.instanceIDs) == 0 {
 		return nil, fmt.Errorf("samples: no DCSBackup or DCSBackupSchedule with an instanceID in %s", path)
 	}
-	return s, nil
+	return s, s.loadRestores(path)
+}
+
+// restoreSample is the sample DCSRestore. It is not in the samples'
+// kustomization (applying it restores data), so the demo reads it itself.
+const restoreSample = "backup_v1alpha1_dcsrestore.yaml"
+
+// loadRestores reads the sample DCSRestores of a backup among the samples.
+func (s *samples) loadRestores(dir string) error {
+	objs, err := localenv.ReadManifests(filepath.Join(dir, restoreSample))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("samples: %w", err)
+	}
+	s.restoreOf = map[string]string{}
+	for _, obj := range localenv.FilterKinds(objs, localenv.KindDCSRestore) {
+		backup, _, _ := unstructured.NestedString(obj.Object, "spec", "backupRef", "name")
+		if !contains(s.backups, backup) {
+			return fmt.Errorf("samples: DCSRestore %s restores %q, which is not a sample DCSBackup", obj.GetName(), backup)
+		}
+		s.restores = append(s.restores, obj)
+		s.restoreOf[obj.GetName()] = backup
+	}
+	return nil
+}
+
+func contains(names []string, name string) bool {
+	for _, n := range names {
+		if n == name {
+			return true
+		}
+	}
+	return false
 }
 
 // pointAt points the samples' connections at the simulator (endpoint, no
@@ -99,6 +142,14 @@ func (s *samples) describe() string {
 		names = append(names, obj.GetKind()+" "+obj.GetName())
 	}
 	return strings.Join(names, ", ")
+}
+
+func (s *samples) restoreNames() []string {
+	names := make([]string, 0, len(s.restores))
+	for _, obj := range s.restores {
+		names = append(names, obj.GetName())
+	}
+	return names
 }
 
 func (s *samples) firstBackup() string   { return first(s.backups) }

@@ -21,6 +21,7 @@ type snapshot struct {
 	at        time.Time
 	backups   []backupv1alpha1.DCSBackup
 	schedules []backupv1alpha1.DCSBackupSchedule
+	restores  []backupv1alpha1.DCSRestore
 	// simulator and operator are one-line summaries.
 	simulator string
 	operator  string
@@ -37,10 +38,14 @@ func (d *demo) snapshot(ctx context.Context) snapshot {
 	c := d.env.ControlPlane.Client
 	var backups backupv1alpha1.DCSBackupList
 	var schedules backupv1alpha1.DCSBackupScheduleList
+	var restores backupv1alpha1.DCSRestoreList
 	if snap.err = c.List(ctx, &backups, client.InNamespace(d.cfg.namespace)); snap.err == nil {
 		snap.err = c.List(ctx, &schedules, client.InNamespace(d.cfg.namespace))
 	}
-	snap.backups, snap.schedules = backups.Items, schedules.Items
+	if snap.err == nil {
+		snap.err = c.List(ctx, &restores, client.InNamespace(d.cfg.namespace))
+	}
+	snap.backups, snap.schedules, snap.restores = backups.Items, schedules.Items, restores.Items
 	sortByCreation(snap.backups, func(b backupv1alpha1.DCSBackup) (time.Time, string) {
 		return b.CreationTimestamp.Time, b.Name
 	})
@@ -62,6 +67,15 @@ func sortByCreation[T any](items []T, key func(T) (time.Time, string)) {
 		}
 		return ni < nj
 	})
+}
+
+func (s snapshot) restore(name string) *backupv1alpha1.DCSRestore {
+	for i := range s.restores {
+		if s.restores[i].Name == name {
+			return &s.restores[i]
+		}
+	}
+	return nil
 }
 
 func (s snapshot) backup(name string) *backupv1alpha1.DCSBackup {

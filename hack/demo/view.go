@@ -79,17 +79,22 @@ func (v *view) write(lines []string) {
 func render(snap snapshot, status goalStatus, started time.Time) ([]string, string) {
 	backups, backupKey := backupTable(snap)
 	schedules, scheduleKey := scheduleTable(snap)
+	restores, restoreKey := restoreTable(snap)
 	lines := []string{"", fmt.Sprintf("--- %s (operator up %s)", snap.at.Format("15:04:05"),
 		duration.HumanDuration(snap.at.Sub(started)))}
 	lines = append(lines, backups...)
 	lines = append(lines, "")
 	lines = append(lines, schedules...)
+	if len(snap.restores) > 0 {
+		lines = append(lines, "")
+		lines = append(lines, restores...)
+	}
 	lines = append(lines, "", "simulator: "+snap.simulator, "operator:  "+snap.operator)
 	if snap.err != nil {
 		lines = append(lines, "error:     "+snap.err.Error())
 	}
 	lines = append(lines, goalLine(status))
-	return lines, backupKey + scheduleKey + goalLine(status)
+	return lines, backupKey + scheduleKey + restoreKey + goalLine(status)
 }
 
 func goalLine(st goalStatus) string {
@@ -158,6 +163,18 @@ func scheduleTable(snap snapshot) ([]string, string) {
 	}
 	if len(snap.schedules) == 0 {
 		t.row([]string{"(none)"})
+	}
+	return t.lines()
+}
+
+func restoreTable(snap snapshot) ([]string, string) {
+	t := newTable("DCSRESTORE", "PHASE", "BACKUP", "TARGET", "PROGRESS", "SUCCEEDED", "SYNCED", "AGE")
+	for _, r := range snap.restores {
+		t.row([]string{
+			r.Name, dash(string(r.Status.Phase)), dash(r.Status.BackupID), dash(r.Status.InstanceID),
+			dash(r.Status.Progress), reasonOf(r.Status.Conditions, backupv1alpha1.ConditionSucceeded),
+			condition(r.Status.Conditions, backupv1alpha1.ConditionSynced),
+		}, age(r.CreationTimestamp, snap.at))
 	}
 	return t.lines()
 }

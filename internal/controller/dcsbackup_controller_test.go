@@ -388,7 +388,7 @@ var _ = Describe("DCSBackup validation at admission", func() {
 		}, "spec.format"),
 		Entry("unknown deletion policy", func(b *backupv1alpha1.DCSBackup) { b.Spec.DeletionPolicy = "Orphan" },
 			"spec.deletionPolicy"),
-		Entry("remark over 128 characters", func(b *backupv1alpha1.DCSBackup) { b.Spec.Remark = strings.Repeat("r", 129) },
+		Entry("remark over 87 characters (128 with the operator's token)", func(b *backupv1alpha1.DCSBackup) { b.Spec.Remark = strings.Repeat("r", 88) },
 			"spec.remark"),
 		Entry("region in upper case", func(b *backupv1alpha1.DCSBackup) { b.Spec.Connection.Region = "EU-WEST-0" },
 			"spec.connection.region"),

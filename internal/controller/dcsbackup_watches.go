@@ -46,6 +46,10 @@ func (r *DCSBackupReconciler) SetupWithManager(mgr ctrl.Manager, workers int, wo
 		For(&backupv1alpha1.DCSBackup{}, builder.WithPredicates(specOrMetadataChanged())).
 		Watches(&backupv1alpha1.DCSBackup{}, freedOnChange(r.deps.Coordinator, backupOccupancy)).
 		Watches(secretMetadata(), handler.EnqueueRequestsFromMapFunc(r.backupsUsingSecret), builder.OnlyMetadata).
+		// A DCSRestore of the backup started or ended: show it in Restored
+		// now, from the instance's restore list its poll keeps fresh.
+		Watches(&backupv1alpha1.DCSRestore{}, handler.EnqueueRequestsFromMapFunc(r.backupsOfRestore),
+			builder.WithPredicates(restorePhaseChanged())).
 		WatchesRawSource(woken.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(r)
@@ -84,6 +88,35 @@ func (r *DCSBackupReconciler) backupsUsingSecret(ctx context.Context, o client.O
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(b)})
 	}
 	return reqs
+}
+
+// backupsOfRestore maps an in-place DCSRestore to the DCSBackups of the
+// backup it restores.
+func (r *DCSBackupReconciler) backupsOfRestore(ctx context.Context, o client.Object) []reconcile.Request {
+	rs, ok := o.(*backupv1alpha1.DCSRestore)
+	if !ok || rs.Status.BackupID == "" || rs.Status.Kind != backupv1alpha1.RestoreKindInPlace {
+		return nil
+	}
+	list := &backupv1alpha1.DCSBackupList{}
+	if err := r.deps.Client.List(ctx, list, client.MatchingFields{indexBackupID: rs.Status.BackupID}); err != nil {
+		log.FromContext(ctx).Error(err, "listing the DCSBackups of a restored backup", "backupID", rs.Status.BackupID)
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}
+
+// restorePhaseChanged passes creations, deletions and phase changes of
+// restores.
+func restorePhaseChanged() predicate.Predicate {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		o, okOld := e.ObjectOld.(*backupv1alpha1.DCSRestore)
+		n, okNew := e.ObjectNew.(*backupv1alpha1.DCSRestore)
+		return !okOld || !okNew || o.Status.Phase != n.Status.Phase
+	}}
 }
 
 // occupancy says whether an object occupies its instance, and which.

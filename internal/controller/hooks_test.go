@@ -32,6 +32,10 @@ import (
 // the operator never saw its ID.
 const loseCreateAnswerMarker = "test:lose-create-answer"
 
+// loseRestoreAnswerMarker does the same for the restore call of a
+// DCSRestore (in its remark).
+const loseRestoreAnswerMarker = "test:lose-restore-answer"
+
 // hookConnector wraps the real connector with test hooks.
 type hookConnector struct {
 	inner Connector
@@ -68,4 +72,26 @@ func (a *hookAPI) CreateBackup(ctx context.Context, instanceID string, req dcs.C
 	}
 	a.h.lost[req.Remark] = true
 	return "", &dcs.Error{Operation: "create backup", Err: io.ErrUnexpectedEOF}
+}
+
+func (a *hookAPI) RestoreBackup(ctx context.Context, instanceID, backupID, remark string) (string, error) {
+	id, err := a.API.RestoreBackup(ctx, instanceID, backupID, remark)
+	if err != nil || !strings.Contains(remark, loseRestoreAnswerMarker) || !a.h.loseOnce(remark) {
+		return id, err
+	}
+	return "", &dcs.Error{Operation: "restore", Err: io.ErrUnexpectedEOF}
+}
+
+// loseOnce reports true the first time it sees key.
+func (h *hookConnector) loseOnce(key string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.lost == nil {
+		h.lost = map[string]bool{}
+	}
+	if h.lost[key] {
+		return false
+	}
+	h.lost[key] = true
+	return true
 }

@@ -60,6 +60,21 @@ var (
 	}, []string{"instance_id"})
 )
 
+// Restore metrics.
+var (
+	restoresTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "dcs_backup_operator_restores_total",
+		Help: "Restores that DCS ran and that ended, by kind (in_place, import) and result (succeeded, failed).",
+	}, []string{labelNamespace, "kind", labelResult})
+
+	restoreDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name: "dcs_backup_operator_restore_duration_seconds",
+		Help: "Duration of successful restores, from DCS accepting them to their end, by kind.",
+		// 1 s to about 4.5 h.
+		Buckets: prometheus.ExponentialBuckets(1, 2.5, 12),
+	}, []string{"kind"})
+)
+
 // Schedule metrics.
 var (
 	scheduleLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -85,7 +100,7 @@ var (
 
 func init() {
 	metrics.Registry.MustRegister(backupsTotal, backupDuration, dcsRequestsTotal, lastSuccessTimestamp,
-		scheduleLastSuccess, scheduleFresh, scheduleRunsTotal, scheduleMissedRuns)
+		scheduleLastSuccess, scheduleFresh, scheduleRunsTotal, scheduleMissedRuns, restoresTotal, restoreDuration)
 }
 
 // setLastSuccess records the completion of a successful backup of an

@@ -32,6 +32,11 @@ package controller
 // +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackupschedules/status,verbs=patch
 // +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackups,verbs=create;delete
 //
+// DCSRestore controller: reads restores and patches their status; creates
+// the pre-restore backup (create on dcsbackups, above).
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsrestores,verbs=get;list;watch
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsrestores/status,verbs=patch
+//
 // Credentials: the Secrets that DCS resources reference. Their metadata is
 // watched (so a fixed Secret is picked up at once); their data is read only
 // when a resource needs it, and never cached.

@@ -62,6 +62,11 @@ var wantManagerRole = map[string]string{
 	"backup.dcs-operator.dev/dcsbackupschedules:watch":        "informer",
 	"backup.dcs-operator.dev/dcsbackupschedules/status:patch": "status writes",
 
+	"backup.dcs-operator.dev/dcsrestores:get":          "informer",
+	"backup.dcs-operator.dev/dcsrestores:list":         "informer",
+	"backup.dcs-operator.dev/dcsrestores:watch":        "informer",
+	"backup.dcs-operator.dev/dcsrestores/status:patch": "status writes (merge patch with optimistic lock)",
+
 	// Events on transitions (events.k8s.io/v1 recorder: create, and patch
 	// for an event series).
 	"events.k8s.io/events:create": "event recorder",

@@ -43,6 +43,9 @@ import (
 const (
 	wrongSK    = "wrong-SECRET-key-9c41d07b3a"
 	staleToken = "stale+SECURITY/token-expired-credential-1a2b=="
+	// The Redis password of a restore target, and a wrong one.
+	redisPassword = "redis-PASSWORD-of-target-5e7a"
+	wrongPassword = "wrong-redis-PASSWORD-0b3c"
 )
 
 // signatureHex is a bare SDK-HMAC-SHA256 signature: 64 hex digits. Nothing
@@ -64,7 +67,7 @@ func leaks(text string) []string {
 		}
 	}
 	var found []string
-	for _, s := range []string{ownSK, ownToken, wrongSK, staleToken} {
+	for _, s := range []string{ownSK, ownToken, wrongSK, staleToken, redisPassword, wrongPassword} {
 		for _, form := range []string{s, base64.StdEncoding.EncodeToString([]byte(s))} {
 			if strings.Contains(text, form) || bytes.Contains(dumped, []byte(form)) {
 				found = append(found, form)
@@ -86,9 +89,10 @@ func securitySpecs(p *ownPlane) {
 	It("keeps secret keys, security tokens and signatures out of logs, events, status and errors", func() {
 		const (
 			instOK, instFail, instWrongKey, instStale, instThrottled = "sec-ok", "sec-fail", "sec-wrong-key", "sec-stale", "sec-throttled"
-			instScheduled                                            = "sec-scheduled"
+			instScheduled, instTarget                                = "sec-scheduled", "sec-target"
 		)
-		sim, url := p.sim(instOK, instFail, instWrongKey, instStale, instScheduled)
+		sim, url := p.sim(instOK, instFail, instWrongKey, instStale, instScheduled, instTarget)
+		Expect(sim.SetInstancePassword(instTarget, redisPassword)).To(Succeed())
 		faulty, faultyURL := p.sim(instThrottled)
 		sim.FailNextBackups(instFail, 1)
 		// The first create is throttled, the second answered 500: the
@@ -117,6 +121,20 @@ func securitySpecs(p *ownPlane) {
 				Spec: p.newBackup(nsSecurity, "", url, instScheduled, "dcs-credentials").Spec.DCSBackupTemplateSpec}},
 		}
 		Expect(p.c.Create(ctx, schedule)).To(Succeed())
+		// Restores into a target with a Redis password: one with the right
+		// password, one with a wrong one (DCS.4080 echoes nothing, but the
+		// request body holds the password).
+		p.secret(nsSecurity, "target-redis", map[string]string{"right": redisPassword, "wrong": wrongPassword})
+		source := p.backup(nsSecurity, "to-import", url, instOK, "dcs-credentials")
+		imports := map[string]string{"import-right": "right", "import-wrong": "wrong"}
+		for name, key := range imports {
+			Expect(p.c.Create(ctx, &backupv1alpha1.DCSRestore{
+				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: nsSecurity},
+				Spec: backupv1alpha1.DCSRestoreSpec{BackupRef: &backupv1alpha1.LocalObjectReference{Name: source.Name},
+					Target: &backupv1alpha1.RestoreTarget{InstanceID: instTarget,
+						PasswordSecretRef: &backupv1alpha1.SecretKeySelector{Name: "target-redis", Key: key}}},
+			})).To(Succeed())
+		}
 
 		for _, want := range []struct {
 			b      *backupv1alpha1.DCSBackup
@@ -135,6 +153,22 @@ func securitySpecs(p *ownPlane) {
 			}).WithTimeout(40*time.Second).Should(Succeed(), want.b.Name)
 		}
 		Expect(faulty.CodeCount("APIG.0308")).To(Equal(1), "the throttled answer was sent")
+		for _, want := range []struct {
+			name   string
+			status metav1.ConditionStatus
+			reason string
+		}{
+			{"import-right", metav1.ConditionTrue, backupv1alpha1.ReasonRestoreSucceeded},
+			{"import-wrong", metav1.ConditionFalse, backupv1alpha1.ReasonWrongPassword},
+		} {
+			Eventually(func(g Gomega) {
+				rs := &backupv1alpha1.DCSRestore{}
+				g.Expect(p.c.Get(ctx, client.ObjectKey{Namespace: nsSecurity, Name: want.name}, rs)).To(Succeed())
+				c := restoreCond(rs, backupv1alpha1.ConditionSucceeded)
+				g.Expect(c.Status).To(Equal(want.status), "%+v", c)
+				g.Expect(c.Reason).To(Equal(want.reason), "%+v", c)
+			}).WithTimeout(60*time.Second).Should(Succeed(), want.name)
+		}
 		Eventually(func(g Gomega) {
 			children := &backupv1alpha1.DCSBackupList{}
 			g.Expect(p.c.List(ctx, children, client.InNamespace(nsSecurity),
@@ -165,13 +199,17 @@ func securitySpecs(p *ownPlane) {
 		By("scanning status, events (both APIs) and the log at the most verbose level")
 		backups := &backupv1alpha1.DCSBackupList{}
 		Expect(p.c.List(ctx, backups, client.InNamespace(nsSecurity))).To(Succeed())
-		Expect(backups.Items).To(HaveLen(5))
+		Expect(backups.Items).To(HaveLen(6))
 		schedules := &backupv1alpha1.DCSBackupScheduleList{}
 		Expect(p.c.List(ctx, schedules, client.InNamespace(nsSecurity))).To(Succeed())
+		restores := &backupv1alpha1.DCSRestoreList{}
+		Expect(p.c.List(ctx, restores, client.InNamespace(nsSecurity))).To(Succeed())
+		Expect(restores.Items).To(HaveLen(2))
 		newEvents, oldEvents := &eventsv1.EventList{}, &corev1.EventList{}
 		Expect(p.c.List(ctx, newEvents, client.InNamespace(nsSecurity))).To(Succeed())
 		Expect(p.c.List(ctx, oldEvents, client.InNamespace(nsSecurity))).To(Succeed())
-		for _, text := range []string{happyJSON, toJSON(backups), toJSON(schedules), toJSON(newEvents), toJSON(oldEvents)} {
+		for _, text := range []string{happyJSON, toJSON(backups), toJSON(schedules), toJSON(restores), toJSON(newEvents),
+			toJSON(oldEvents)} {
 			Expect(leaks(text)).To(BeEmpty(), "in %s", text)
 		}
 

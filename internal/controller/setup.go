@@ -40,6 +40,10 @@ const (
 	indexSecret = "spec.connection.credentialsSecretRef.name"
 	// indexScheduleUID is the UID of the schedule that made a DCSBackup.
 	indexScheduleUID = "dcs.scheduleUID"
+	// indexBackupID is the DCS backup ID of a DCSBackup.
+	indexBackupID = "status.backupID"
+	// indexRestoreBackupID is the DCS backup ID a DCSRestore restores.
+	indexRestoreBackupID = "status.backupID"
 )
 
 // SetupWithManager builds the coordinator and every controller of the
@@ -77,7 +81,14 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	schedules := NewDCSBackupScheduleReconciler(deps("dcsbackupschedule-controller"), opts.RestorePollInterval)
-	return schedules.SetupWithManager(mgr, opts.MaxConcurrentReconciles)
+	if err := schedules.SetupWithManager(mgr, opts.MaxConcurrentReconciles); err != nil {
+		return err
+	}
+
+	restoreWakeups := newWakeups()
+	coord.Register(kindRestore, restoreOccupants{c: mgr.GetClient()}, restoreWakeups.wake)
+	restores := NewDCSRestoreReconciler(deps("dcsrestore-controller"), mgr.GetAPIReader())
+	return restores.SetupWithManager(mgr, opts.MaxConcurrentReconciles, restoreWakeups)
 }
 
 func (o *Options) defaults() {
@@ -121,8 +132,49 @@ func indexFields(ctx context.Context, mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
-	return idx.IndexField(ctx, &backupv1alpha1.DCSBackupSchedule{}, indexSecret, func(o client.Object) []string {
+	if err := idx.IndexField(ctx, &backupv1alpha1.DCSBackup{}, indexBackupID, func(o client.Object) []string {
+		if id := o.(*backupv1alpha1.DCSBackup).Status.BackupID; id != "" {
+			return []string{id}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &backupv1alpha1.DCSBackupSchedule{}, indexSecret, func(o client.Object) []string {
 		return []string{o.(*backupv1alpha1.DCSBackupSchedule).Spec.Template.Spec.Connection.CredentialsSecretRef.Name}
+	}); err != nil {
+		return err
+	}
+	return indexRestores(ctx, idx)
+}
+
+func indexRestores(ctx context.Context, idx client.FieldIndexer) error {
+	if err := idx.IndexField(ctx, &backupv1alpha1.DCSRestore{}, indexSecret, func(o client.Object) []string {
+		return restoreSecrets(o.(*backupv1alpha1.DCSRestore))
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &backupv1alpha1.DCSRestore{}, indexRestoreBackupRef, func(o client.Object) []string {
+		if ref := o.(*backupv1alpha1.DCSRestore).Spec.BackupRef; ref != nil {
+			return []string{ref.Name}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &backupv1alpha1.DCSRestore{}, indexRestoreTarget, func(o client.Object) []string {
+		if id := o.(*backupv1alpha1.DCSRestore).Status.InstanceID; id != "" {
+			return []string{id}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return idx.IndexField(ctx, &backupv1alpha1.DCSRestore{}, indexRestoreBackupID, func(o client.Object) []string {
+		if id := o.(*backupv1alpha1.DCSRestore).Status.BackupID; id != "" {
+			return []string{id}
+		}
+		return nil
 	})
 }
 

@@ -28,6 +28,7 @@ const FieldOwner = "localenv"
 const (
 	KindDCSBackup         = "DCSBackup"
 	KindDCSBackupSchedule = "DCSBackupSchedule"
+	KindDCSRestore        = "DCSRestore"
 )
 
 // Field names of the operator's API.
@@ -127,14 +128,21 @@ func ParseYAML(data []byte) ([]*unstructured.Unstructured, error) {
 }
 
 // ConnectionPath is the field path of the connection of a DCSBackup
-// (spec.connection) or DCSBackupSchedule (spec.template.spec.connection),
-// nil for other kinds.
+// (spec.connection), a DCSBackupSchedule (spec.template.spec.connection)
+// or a DCSRestore of a backup named by its ids (spec.source.connection),
+// nil for other kinds and for a DCSRestore of a DCSBackup (spec.backupRef),
+// which has no connection of its own.
 func ConnectionPath(obj *unstructured.Unstructured) []string {
 	switch obj.GetKind() {
 	case KindDCSBackup:
 		return []string{fieldSpec, fieldConnection}
 	case KindDCSBackupSchedule:
 		return []string{fieldSpec, "template", fieldSpec, fieldConnection}
+	case KindDCSRestore:
+		if _, found, _ := unstructured.NestedMap(obj.Object, fieldSpec, "source"); found {
+			return []string{fieldSpec, "source", fieldConnection}
+		}
+		return nil
 	default:
 		return nil
 	}
@@ -150,10 +158,10 @@ func instancePath(obj *unstructured.Unstructured) []string {
 	return append(path[:len(path)-1:len(path)-1], "instanceID")
 }
 
-// PointAtSimulator makes a DCSBackup or DCSBackupSchedule talk to a
-// simulator: the connection's endpoint becomes endpoint, its region is
+// PointAtSimulator makes a DCSBackup, DCSBackupSchedule or DCSRestore talk
+// to a simulator: the connection's endpoint becomes endpoint, its region is
 // removed and, if projectID is not empty, its projectID replaced. Other
-// kinds are left alone; the result says whether obj is one of the two.
+// kinds are left alone; the result says whether obj has a connection.
 func PointAtSimulator(obj *unstructured.Unstructured, endpoint, projectID string) (bool, error) {
 	path := ConnectionPath(obj)
 	if path == nil {

@@ -240,6 +240,12 @@ func (s *Simulator) Backups(ctx context.Context) ([]simulator.BackupRecord, erro
 	return b, s.Admin(ctx, http.MethodGet, "backups", nil, &b)
 }
 
+// Restores returns every restore the simulator knows (GET /_sim/restores).
+func (s *Simulator) Restores(ctx context.Context) ([]simulator.RestoreRecord, error) {
+	var r []simulator.RestoreRecord
+	return r, s.Admin(ctx, http.MethodGet, "restores", nil, &r)
+}
+
 // SetFaults replaces the random faults (POST /_sim/faults).
 func (s *Simulator) SetFaults(ctx context.Context, f simulator.Faults) error {
 	return s.Admin(ctx, http.MethodPost, "faults", f, nil)

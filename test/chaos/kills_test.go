@@ -57,12 +57,13 @@ func testManagerKills(t *testing.T) {
 	instances := instanceIDs("kill", sc.Instances)
 	sim, err := env.StartSimulator(ctx, localenv.SimulatorOptions{
 		Binary: shared.bins.Simulator, Instances: instances, BackupDuration: sc.BackupDuration,
-		Faults: chaosFaults, Seed: shared.seed,
+		RestoreDuration: sc.BackupDuration, Faults: chaosFaults, Seed: shared.seed,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := newWorkload(shared.c, ns, sim, instances, sc.Backups, sc.Schedules, sc.Tokens, sc.ApplySpread, rng)
+	w := newWorkload(shared.c, ns, sim, instances, sc.Backups, sc.Schedules, sc.Tokens, sc.ApplySpread, rng).
+		withRestores(sc.Restores)
 	if err := w.setUp(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -182,10 +183,12 @@ func finish(ctx context.Context, t *testing.T, w *workload, res *runResult, logs
 	t.Logf("%s: %d backups + %d schedule children over %d instances, %d kills (%d while work was pending); "+
 		"%d faults injected: %d 5xx, %d 429, %d lost create answers; %d busy answers; %d DCS requests; "+
 		"duplicates %d, lost %d, orphans %d, not succeeded %d, schedule errors %d; "+
+		"restores %d, duplicate restores %d, lost restores %d; "+
 		"converged %.1fs after the last kill (%d resources pending then)",
 		res.Name, v.Backups, v.Children, res.Instances, res.Kills, res.KillsWhilePending, res.Injected,
 		res.ServerErrors, res.Throttled, res.LostResponses, res.Busy, res.Requests,
-		v.Duplicates, v.Lost, v.Orphans, v.Backups+v.Children-v.Succeeded, v.ScheduleErrors, res.ConvergeSeconds,
+		v.Duplicates, v.Lost, v.Orphans, v.Backups+v.Children-v.Succeeded, v.ScheduleErrors,
+		v.Restores, v.DuplicateRestores, v.LostRestores, res.ConvergeSeconds,
 		res.PendingAtLastKill)
 	for _, log := range logs {
 		if panics := grepLines(log, "panic"); len(panics) > 0 {

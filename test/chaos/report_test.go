@@ -158,14 +158,15 @@ func (r *report) print(w io.Writer) {
 	pf("\nchaos summary (scale %s, seed %d, %s)\n", shared.scale.Name, shared.seed, time.Since(r.Started).Round(time.Second))
 	if len(r.Runs) > 0 {
 		pf("run\tinstances\tbackups\tschedules\tchildren\tkills\tfaults injected\t5xx\t429\tlost answers\tbusy\t" +
-			"DCS requests\tduplicates\tlost\torphans\tnot succeeded\tschedule errors\tpending at last kill\t" +
+			"DCS requests\tduplicates\tlost\torphans\tnot succeeded\tschedule errors\trestores\tduplicate restores\t" +
+			"lost restores\tpending at last kill\t" +
 			"converge after last kill\ttakeover\telapsed\t\n")
 		for _, x := range r.Runs {
-			pf("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1fs\t%s\t%.0fs\t\n",
+			pf("%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%.1fs\t%s\t%.0fs\t\n",
 				x.Name, x.Instances, x.Backups, x.Schedules, x.Children, x.Kills, x.injected(),
 				x.ServerErrors, x.Throttled, x.LostResponses, x.Busy, x.Requests,
 				x.Duplicates, x.Lost, x.Orphans, x.Backups+x.Children-x.Succeeded, x.ScheduleErrors,
-				x.PendingAtLastKill, x.ConvergeSeconds, takeovers(x.Takeovers), x.ElapsedSeconds)
+				x.Restores, x.DuplicateRestores, x.LostRestores, x.PendingAtLastKill, x.ConvergeSeconds, takeovers(x.Takeovers), x.ElapsedSeconds)
 		}
 		pf("\n")
 	}

@@ -50,6 +50,8 @@ type scale struct {
 	Schedules int `json:"schedules"`
 	Tokens    int `json:"tokensPerSchedule"`
 	Kills     int `json:"kills"`
+	// Restores DCSRestores of the kill run's backups, in place.
+	Restores int `json:"restores"`
 
 	// The leader election run.
 	HAInstances int `json:"haInstances"`
@@ -85,7 +87,7 @@ type scale struct {
 var presets = map[string]scale{
 	"reduced": {
 		Name:      "reduced",
-		Instances: 5, Backups: 25, Schedules: 5, Tokens: 2, Kills: 3,
+		Instances: 5, Backups: 25, Schedules: 5, Tokens: 2, Kills: 3, Restores: 5,
 		HAInstances: 3, HABackups: 9, HASchedules: 3, HATokens: 1, LeaderKills: 1,
 		FaultWindow: 20 * time.Second, BusyAnswers: 3,
 		RestartInstances: 20, RestartPerInstance: 5,
@@ -95,7 +97,7 @@ var presets = map[string]scale{
 	},
 	"full": {
 		Name:      "full",
-		Instances: 20, Backups: 200, Schedules: 20, Tokens: 3, Kills: 12,
+		Instances: 20, Backups: 200, Schedules: 20, Tokens: 3, Kills: 12, Restores: 20,
 		HAInstances: 10, HABackups: 60, HASchedules: 10, HATokens: 2, LeaderKills: 2,
 		FaultWindow: time.Minute, BusyAnswers: 5,
 		RestartInstances: 20, RestartPerInstance: 10,
@@ -107,7 +109,7 @@ var presets = map[string]scale{
 
 // scaleFromEnv returns the preset of CHAOS_SCALE with single numbers
 // overridden by CHAOS_INSTANCES, CHAOS_BACKUPS, CHAOS_SCHEDULES,
-// CHAOS_TOKENS, CHAOS_KILLS, CHAOS_HA_BACKUPS, CHAOS_LEADER_KILLS,
+// CHAOS_TOKENS, CHAOS_KILLS, CHAOS_RESTORES, CHAOS_HA_BACKUPS, CHAOS_LEADER_KILLS,
 // CHAOS_FAULT_WINDOW and CHAOS_BACKUP_DURATION.
 func scaleFromEnv() (scale, error) {
 	name := os.Getenv(envScale)
@@ -121,7 +123,7 @@ func scaleFromEnv() (scale, error) {
 	ints := map[string]*int{
 		"CHAOS_INSTANCES": &s.Instances, "CHAOS_BACKUPS": &s.Backups, "CHAOS_SCHEDULES": &s.Schedules,
 		"CHAOS_TOKENS": &s.Tokens, "CHAOS_KILLS": &s.Kills, "CHAOS_HA_BACKUPS": &s.HABackups,
-		"CHAOS_LEADER_KILLS": &s.LeaderKills,
+		"CHAOS_LEADER_KILLS": &s.LeaderKills, "CHAOS_RESTORES": &s.Restores,
 	}
 	for env, p := range ints {
 		if v := os.Getenv(env); v != "" {

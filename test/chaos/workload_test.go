@@ -66,7 +66,11 @@ type workload struct {
 	backups   int
 	schedules int
 	tokens    int
-	spread    time.Duration
+	// restores are DCSRestores of standalone backups, each created once
+	// its backup succeeded, so they run among the other backups of their
+	// instance while the manager is killed.
+	restores int
+	spread   time.Duration
 	rng       *lockedRand
 
 	mu       sync.Mutex
@@ -84,6 +88,12 @@ func newWorkload(c client.Client, ns string, sim *localenv.Simulator, instances 
 	}
 }
 
+// withRestores adds n restores to the workload (at most one per backup).
+func (w *workload) withRestores(n int) *workload {
+	w.restores = min(n, w.backups)
+	return w
+}
+
 func instanceIDs(prefix string, n int) []string {
 	ids := make([]string, n)
 	for i := range ids {
@@ -94,6 +104,7 @@ func instanceIDs(prefix string, n int) []string {
 
 func (w *workload) backupName(i int) string   { return fmt.Sprintf("b-%03d", i) }
 func (w *workload) scheduleName(i int) string { return fmt.Sprintf("s-%02d", i) }
+func (w *workload) restoreName(i int) string  { return fmt.Sprintf("r-%03d", i) }
 
 func (w *workload) templateSpec(instance string) backupv1alpha1.DCSBackupTemplateSpec {
 	return backupv1alpha1.DCSBackupTemplateSpec{
@@ -136,6 +147,7 @@ func (w *workload) setUp(ctx context.Context) error {
 func (w *workload) start(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { w.createBackups(ctx) })
+	wg.Go(func() { w.createRestores(ctx) })
 	for i := range w.schedules {
 		wg.Go(func() { w.feedTokens(ctx, w.scheduleName(i)) })
 	}
@@ -177,6 +189,36 @@ func (w *workload) createBackups(ctx context.Context) {
 		w.mu.Lock()
 		w.created++
 		w.mu.Unlock()
+	}
+}
+
+// createRestores restores every k-th backup once it succeeded, in place.
+func (w *workload) createRestores(ctx context.Context) {
+	if w.restores == 0 {
+		return
+	}
+	step := w.backups / w.restores
+	for i := range w.restores {
+		backup := w.backupName(i * step)
+		b := &backupv1alpha1.DCSBackup{}
+		err := pollUntil(ctx, tokenConsumeTimeout, func() (bool, error) {
+			if err := w.c.Get(ctx, types.NamespacedName{Namespace: w.ns, Name: backup}, b); err != nil {
+				return false, err
+			}
+			return b.Status.Phase == backupv1alpha1.PhaseSucceeded, nil
+		})
+		if err != nil {
+			w.fail(fmt.Errorf("backup %s to restore did not succeed: %w", backup, err))
+			continue
+		}
+		rs := &backupv1alpha1.DCSRestore{
+			ObjectMeta: metav1.ObjectMeta{Namespace: w.ns, Name: w.restoreName(i)},
+			Spec: backupv1alpha1.DCSRestoreSpec{BackupRef: &backupv1alpha1.LocalObjectReference{Name: backup},
+				Remark: "chaos"},
+		}
+		if err := w.c.Create(ctx, rs); err != nil {
+			w.fail(fmt.Errorf("create restore %s: %w", rs.Name, err))
+		}
 	}
 }
 
@@ -240,10 +282,26 @@ func (w *workload) progress(ctx context.Context) (progress, error) {
 	if err := w.c.List(ctx, list, client.InNamespace(w.ns)); err != nil {
 		return progress{}, err
 	}
+	restores := &backupv1alpha1.DCSRestoreList{}
+	if err := w.c.List(ctx, restores, client.InNamespace(w.ns)); err != nil {
+		return progress{}, err
+	}
 	w.mu.Lock()
-	expected := w.backups + w.schedules*w.tokens
+	expected := w.backups + w.schedules*w.tokens + w.restores
 	w.mu.Unlock()
-	p := progress{total: max(expected, len(list.Items))}
+	p := progress{total: max(expected, len(list.Items)+len(restores.Items))}
+	for i := range restores.Items {
+		rs := &restores.Items[i]
+		switch rs.Status.Phase {
+		case backupv1alpha1.RestorePhaseSucceeded:
+			p.final++
+			p.succeeded++
+		case backupv1alpha1.RestorePhaseFailed:
+			p.final++
+		default:
+			p.notFinal = append(p.notFinal, describeRestore(rs))
+		}
+	}
 	for i := range list.Items {
 		b := &list.Items[i]
 		switch b.Status.Phase {
@@ -301,6 +359,17 @@ func describeBackup(b *backupv1alpha1.DCSBackup) string {
 	return s
 }
 
+func describeRestore(rs *backupv1alpha1.DCSRestore) string {
+	s := fmt.Sprintf("restore %s phase=%q restoreID=%q intent=%v", rs.Name, rs.Status.Phase, rs.Status.RestoreID,
+		rs.Status.RequestedAt != nil)
+	for _, typ := range []string{backupv1alpha1.ConditionSucceeded, backupv1alpha1.ConditionSynced} {
+		if c := meta.FindStatusCondition(rs.Status.Conditions, typ); c != nil {
+			s += fmt.Sprintf(" %s=%s/%s(%s)", typ, c.Status, c.Reason, c.Message)
+		}
+	}
+	return s
+}
+
 func head(s []string, n int) []string {
 	if len(s) > n {
 		return append(s[:n:n], fmt.Sprintf("... and %d more", len(s)-n))
@@ -320,6 +389,12 @@ type verdict struct {
 	Orphans        int `json:"orphans"`
 	WrongBackupID  int `json:"wrongBackupID"`
 	ScheduleErrors int `json:"scheduleErrors"`
+	// Restores are the DCSRestores; DuplicateRestores and LostRestores
+	// compare them with the simulator's restore records.
+	Restores          int `json:"restores"`
+	DCSRestores       int `json:"cloudRestores"`
+	DuplicateRestores int `json:"duplicateRestores"`
+	LostRestores      int `json:"lostRestores"`
 
 	problems []string
 }
@@ -364,7 +439,77 @@ func (w *workload) verify(ctx context.Context) (verdict, error) {
 	if err := w.checkSchedules(ctx, &v); err != nil {
 		return v, err
 	}
-	return v, nil
+	return v, w.checkRestores(ctx, &v)
+}
+
+// checkRestores: every DCSRestore succeeded, with exactly one restore
+// record in the simulator carrying its token, and no restore record
+// carries a token of no DCSRestore.
+func (w *workload) checkRestores(ctx context.Context, v *verdict) error {
+	list := &backupv1alpha1.DCSRestoreList{}
+	if err := w.c.List(ctx, list, client.InNamespace(w.ns)); err != nil {
+		return err
+	}
+	records, err := w.sim.Restores(ctx)
+	if err != nil {
+		return err
+	}
+	byToken := map[string][]simulator.RestoreRecord{}
+	for _, r := range records {
+		byToken[restoreTokenIn(r.Remark)] = append(byToken[restoreTokenIn(r.Remark)], r)
+	}
+	v.Restores = len(list.Items)
+	if v.Restores != w.restores {
+		v.problem("%d DCSRestores exist, %d were to be created", v.Restores, w.restores)
+	}
+	for i := range list.Items {
+		rs := &list.Items[i]
+		if rs.Status.Phase != backupv1alpha1.RestorePhaseSucceeded {
+			v.problem("not succeeded: %s", describeRestore(rs))
+		}
+		token := expectedRestoreToken(rs)
+		recs := byToken[token]
+		delete(byToken, token)
+		switch {
+		case len(recs) == 0:
+			v.LostRestores++
+			v.problem("lost: no restore in the simulator for DCSRestore %s (token %s)", rs.Name, token)
+		case len(recs) > 1:
+			v.DuplicateRestores += len(recs) - 1
+			v.problem("duplicate: DCSRestore %s was restored %d times", rs.Name, len(recs))
+		default:
+			v.DCSRestores++
+			if recs[0].ID != rs.Status.RestoreID {
+				v.problem("DCSRestore %s tracks restore %q, its restore is %s", rs.Name, rs.Status.RestoreID, recs[0].ID)
+			}
+		}
+	}
+	for token, recs := range byToken {
+		for _, r := range recs {
+			v.problem("restore %s (token %q, remark %q) belongs to no DCSRestore", r.ID, token, r.Remark)
+		}
+	}
+	return nil
+}
+
+// expectedRestoreToken is the token the operator writes into the remark of
+// a DCSRestore's restore (README, Restoring): derived from its namespace,
+// name, backup and target, so that a re-created DCSRestore finds it too.
+func expectedRestoreToken(rs *backupv1alpha1.DCSRestore) string {
+	st := rs.Status
+	sum := sha256.Sum256([]byte(rs.Namespace + "/" + rs.Name + "|" + st.SourceInstanceID + "/" + st.BackupID + "|" +
+		st.InstanceID))
+	return "dcsr-" + hex.EncodeToString(sum[:])[:16]
+}
+
+// restoreTokenIn returns the dcsr- token of a remark, or "".
+func restoreTokenIn(remark string) string {
+	for _, f := range strings.Fields(remark) {
+		if strings.HasPrefix(f, "dcsr-") {
+			return f
+		}
+	}
+	return ""
 }
 
 // checkRecords matches the simulator's records with the resources.
