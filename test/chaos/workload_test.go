@@ -71,7 +71,7 @@ type workload struct {
 	// instance while the manager is killed.
 	restores int
 	spread   time.Duration
-	rng       *lockedRand
+	rng      *lockedRand
 
 	mu       sync.Mutex
 	created  int
