@@ -25,7 +25,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -220,22 +219,9 @@ func (p *backupPass) setCondition(typ string, status metav1.ConditionStatus, rea
 
 // commit writes the status if it changed, then emits the pass's effects.
 func (p *backupPass) commit(ctx context.Context, requeue time.Duration) (ctrl.Result, error) {
-	if ok, res, err := writeStatus(ctx, p.r.deps.Client, p.orig, p.b, &p.orig.Status, &p.b.Status); !ok {
-		return res, err
-	}
-	if c := meta.FindStatusCondition(p.b.Status.Conditions, backupv1alpha1.ConditionSynced); c != nil &&
-		c.Status == metav1.ConditionTrue {
-		p.coord().Succeeded(p.obj)
-	}
-	p.out.flush(p.r.deps.Recorder, p.b, "Reconcile")
-	if requeue > 0 {
-		log.FromContext(ctx).V(2).Info("next look", "after", requeue, "phase", p.b.Status.Phase)
-	}
-	res := ctrl.Result{RequeueAfter: requeue}
-	if p.timed {
-		res.Priority = ptr.To(priorityTimed)
-	}
-	return res, nil
+	return commitPass(ctx, p.r.deps, passEnd{obj: p.obj, orig: p.orig, cur: p.b, origStatus: &p.orig.Status,
+		status: &p.b.Status, conditions: p.b.Status.Conditions, out: &p.out, action: "Reconcile",
+		phase: string(p.b.Status.Phase), requeue: requeue, timed: p.timed})
 }
 
 // synced records a working conversation with DCS.

@@ -293,7 +293,7 @@ func (p *backupPass) finished(before backupv1alpha1.BackupPhase, rec dcs.Backup)
 		return
 	}
 	result := map[backupv1alpha1.BackupPhase]string{
-		backupv1alpha1.PhaseSucceeded: "succeeded", backupv1alpha1.PhaseFailed: "failed",
+		backupv1alpha1.PhaseSucceeded: resultSucceeded, backupv1alpha1.PhaseFailed: resultFailed,
 		backupv1alpha1.PhaseExpired: "expired", backupv1alpha1.PhaseDeleted: "deleted",
 	}[b.Status.Phase]
 	ns, key, instanceID := b.Namespace, p.key, b.Spec.InstanceID

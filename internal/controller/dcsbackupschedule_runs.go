@@ -106,10 +106,10 @@ func (p *schedulePass) lastRunResult(latest *backupv1alpha1.DCSBackup) {
 		}
 		return
 	}
-	status, reason, result := metav1.ConditionTrue, backupv1alpha1.ReasonLastRunSucceeded, "succeeded"
+	status, reason, result := metav1.ConditionTrue, backupv1alpha1.ReasonLastRunSucceeded, resultSucceeded
 	msg := fmt.Sprintf("DCSBackup %s succeeded", latest.Name)
 	if latest.Status.Phase != backupv1alpha1.PhaseSucceeded {
-		status, reason, result = metav1.ConditionFalse, backupv1alpha1.ReasonLastRunFailed, "failed"
+		status, reason, result = metav1.ConditionFalse, backupv1alpha1.ReasonLastRunFailed, resultFailed
 		msg = fmt.Sprintf("DCSBackup %s ended %s: %s", latest.Name, latest.Status.Phase, succeededMessage(latest))
 	}
 	if old == nil || old.Message != msg {

@@ -24,7 +24,6 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -189,22 +188,9 @@ func (p *restorePass) setCondition(typ string, status metav1.ConditionStatus, re
 
 // commit writes the status if it changed, then emits the pass's effects.
 func (p *restorePass) commit(ctx context.Context, requeue time.Duration) (ctrl.Result, error) {
-	if ok, res, err := writeStatus(ctx, p.r.deps.Client, p.orig, p.rs, &p.orig.Status, &p.rs.Status); !ok {
-		return res, err
-	}
-	if c := meta.FindStatusCondition(p.rs.Status.Conditions, backupv1alpha1.ConditionSynced); c != nil &&
-		c.Status == metav1.ConditionTrue {
-		p.coord().Succeeded(p.obj)
-	}
-	p.out.flush(p.r.deps.Recorder, p.rs, "Restore")
-	if requeue > 0 {
-		log.FromContext(ctx).V(2).Info("next look", "after", requeue, "phase", p.rs.Status.Phase)
-	}
-	res := ctrl.Result{RequeueAfter: requeue}
-	if p.timed {
-		res.Priority = ptr.To(priorityTimed)
-	}
-	return res, nil
+	return commitPass(ctx, p.r.deps, passEnd{obj: p.obj, orig: p.orig, cur: p.rs, origStatus: &p.orig.Status,
+		status: &p.rs.Status, conditions: p.rs.Status.Conditions, out: &p.out, action: "Restore",
+		phase: string(p.rs.Status.Phase), requeue: requeue, timed: p.timed})
 }
 
 // synced records a working conversation with DCS.
@@ -213,13 +199,13 @@ func (p *restorePass) synced() {
 		"the last request to DCS succeeded")
 }
 
-// setSynced sets Synced and emits a warning on the transition to False.
-func (p *restorePass) setSynced(status metav1.ConditionStatus, reason, msg string) {
+// syncFailed sets Synced False and emits a warning when the reason is new.
+func (p *restorePass) syncFailed(reason, msg string) {
 	old := meta.FindStatusCondition(p.orig.Status.Conditions, backupv1alpha1.ConditionSynced)
-	if status == metav1.ConditionFalse && (old == nil || old.Status != status || old.Reason != reason) {
+	if old == nil || old.Status != metav1.ConditionFalse || old.Reason != reason {
 		p.out.event(true, reason, msg)
 	}
-	p.setCondition(backupv1alpha1.ConditionSynced, status, reason, msg)
+	p.setCondition(backupv1alpha1.ConditionSynced, metav1.ConditionFalse, reason, msg)
 }
 
 // connectFailed reports a connection that cannot be made yet.
@@ -227,10 +213,10 @@ func (p *restorePass) connectFailed(ctx context.Context, err error) time.Duratio
 	reason, isUser := connectReason(err)
 	if !isUser {
 		log.FromContext(ctx).Error(err, "connecting to DCS")
-		p.setSynced(metav1.ConditionFalse, backupv1alpha1.ReasonAPIError, err.Error())
+		p.syncFailed(backupv1alpha1.ReasonAPIError, err.Error())
 		return errorBackoff(p.coord().Failed(p.obj, p.rs.UID), errorBackoffBase, errorBackoffLimit)
 	}
-	p.setSynced(metav1.ConditionFalse, reason, err.Error())
+	p.syncFailed(reason, err.Error())
 	return blockedRequeue
 }
 
@@ -241,7 +227,7 @@ func (p *restorePass) dcsFailed(ctx context.Context, what string, err error) tim
 	}
 	f := classifyFailure(what, err, p.fieldPaths())
 	log.FromContext(ctx).V(1).Info("DCS request failed", "class", dcs.Classify(err).String(), "error", err.Error())
-	p.setSynced(metav1.ConditionFalse, f.reason, f.message)
+	p.syncFailed(f.reason, f.message)
 	return f.backoff(p.coord().Failed(p.obj, p.rs.UID))
 }
 
@@ -278,7 +264,7 @@ func (p *restorePass) fail(reason, msg, errorCode string) time.Duration {
 	if before != backupv1alpha1.RestorePhaseFailed {
 		p.out.event(true, reason, msg)
 		if p.started() {
-			p.countResult("failed")
+			p.countResult(resultFailed)
 		}
 	}
 	return 0
@@ -293,7 +279,7 @@ func (p *restorePass) countResult(result string) {
 	}
 	p.out.then(func() {
 		restoresTotal.WithLabelValues(ns, kind, result).Inc()
-		if result == "succeeded" && took > 0 {
+		if result == resultSucceeded && took > 0 {
 			restoreDuration.WithLabelValues(kind).Observe(took.Seconds())
 		}
 	})

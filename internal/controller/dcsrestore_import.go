@@ -106,7 +106,7 @@ func (p *restorePass) targetPassword(ctx context.Context) (dcs.Secret, time.Dura
 	err := p.r.secrets.Get(quiet, types.NamespacedName{Namespace: p.rs.Namespace, Name: ref.Name}, secret)
 	switch {
 	case apierrors.IsNotFound(err):
-		p.setSynced(metav1.ConditionFalse, backupv1alpha1.ReasonCredentialsNotFound, fmt.Sprintf(
+		p.syncFailed(backupv1alpha1.ReasonCredentialsNotFound, fmt.Sprintf(
 			"Secret %q (spec.target.passwordSecretRef.name) not found in namespace %s", ref.Name, p.rs.Namespace))
 		return "", blockedRequeue, false
 	case err != nil:
@@ -115,7 +115,7 @@ func (p *restorePass) targetPassword(ctx context.Context) (dcs.Secret, time.Dura
 	}
 	value, ok := secret.Data[ref.Key]
 	if !ok {
-		p.setSynced(metav1.ConditionFalse, backupv1alpha1.ReasonCredentialsNotFound, fmt.Sprintf(
+		p.syncFailed(backupv1alpha1.ReasonCredentialsNotFound, fmt.Sprintf(
 			"Secret %q has no key %q (spec.target.passwordSecretRef.key)", ref.Name, ref.Key))
 		return "", blockedRequeue, false
 	}

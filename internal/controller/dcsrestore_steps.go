@@ -61,31 +61,9 @@ func restoreRemark(rs *backupv1alpha1.DCSRestore) string {
 // spec.backupRef does not exist.
 func (p *restorePass) resolve(ctx context.Context) (time.Duration, bool) {
 	rs, st := p.rs, &p.rs.Status
-	if ref := rs.Spec.BackupRef; ref != nil {
-		b := &backupv1alpha1.DCSBackup{}
-		if err := p.r.deps.Client.Get(ctx, types.NamespacedName{Namespace: rs.Namespace, Name: ref.Name}, b); err != nil {
-			if !apierrors.IsNotFound(err) {
-				log.FromContext(ctx).Error(err, "reading the DCSBackup to restore")
-				return errorBackoff(p.coord().Failed(p.obj, rs.UID), errorBackoffBase, errorBackoffLimit), false
-			}
-			// Not final: the DCSBackup may be applied after the restore
-			// (one GitOps sync); the watch on DCSBackups wakes the restore.
-			msg := fmt.Sprintf("DCSBackup %q (spec.backupRef.name) does not exist in namespace %s", ref.Name, rs.Namespace)
-			if c := meta.FindStatusCondition(p.orig.Status.Conditions, backupv1alpha1.ConditionSucceeded); c == nil ||
-				c.Reason != backupv1alpha1.ReasonBackupNotFound {
-				p.out.event(true, backupv1alpha1.ReasonBackupNotFound, msg)
-			}
-			p.setCondition(backupv1alpha1.ConditionSucceeded, metav1.ConditionFalse, backupv1alpha1.ReasonBackupNotFound, msg)
-			return inputRequeue, false
-		}
-		p.source = b
-		p.conn = b.Spec.Connection
-		st.SourceInstanceID = b.Spec.InstanceID
-		if st.BackupID == "" {
-			st.BackupID = b.Status.BackupID
-		}
-		if st.BackupName == "" {
-			st.BackupName = b.Status.BackupName
+	if rs.Spec.BackupRef != nil {
+		if wait, ok := p.resolveBackupRef(ctx); !ok {
+			return wait, false
 		}
 	} else {
 		p.conn = rs.Spec.Source.Connection
@@ -98,6 +76,39 @@ func (p *restorePass) resolve(ctx context.Context) (time.Duration, bool) {
 	}
 	p.key = instanceKey(p.conn, st.InstanceID)
 	p.coord().Track(p.obj, rs.UID, p.key)
+	return 0, true
+}
+
+// resolveBackupRef reads the DCSBackup of spec.backupRef.
+func (p *restorePass) resolveBackupRef(ctx context.Context) (time.Duration, bool) {
+	rs, st := p.rs, &p.rs.Status
+	ref := rs.Spec.BackupRef
+	b := &backupv1alpha1.DCSBackup{}
+	err := p.r.deps.Client.Get(ctx, types.NamespacedName{Namespace: rs.Namespace, Name: ref.Name}, b)
+	switch {
+	case apierrors.IsNotFound(err):
+		// Not final: the DCSBackup may be applied after the restore (one
+		// GitOps sync); the watch on DCSBackups wakes the restore.
+		msg := fmt.Sprintf("DCSBackup %q (spec.backupRef.name) does not exist in namespace %s", ref.Name, rs.Namespace)
+		if c := meta.FindStatusCondition(p.orig.Status.Conditions, backupv1alpha1.ConditionSucceeded); c == nil ||
+			c.Reason != backupv1alpha1.ReasonBackupNotFound {
+			p.out.event(true, backupv1alpha1.ReasonBackupNotFound, msg)
+		}
+		p.setCondition(backupv1alpha1.ConditionSucceeded, metav1.ConditionFalse, backupv1alpha1.ReasonBackupNotFound, msg)
+		return inputRequeue, false
+	case err != nil:
+		log.FromContext(ctx).Error(err, "reading the DCSBackup to restore")
+		return errorBackoff(p.coord().Failed(p.obj, rs.UID), errorBackoffBase, errorBackoffLimit), false
+	}
+	p.source = b
+	p.conn = b.Spec.Connection
+	st.SourceInstanceID = b.Spec.InstanceID
+	if st.BackupID == "" {
+		st.BackupID = b.Status.BackupID
+	}
+	if st.BackupName == "" {
+		st.BackupName = b.Status.BackupName
+	}
 	return 0, true
 }
 
@@ -525,7 +536,7 @@ func (p *restorePass) succeeded(msg string) time.Duration {
 	p.coord().Release(p.key, p.rs.UID)
 	if before != backupv1alpha1.RestorePhaseSucceeded {
 		p.out.event(false, backupv1alpha1.ReasonRestoreSucceeded, msg)
-		p.countResult("succeeded")
+		p.countResult(resultSucceeded)
 	}
 	return 0
 }

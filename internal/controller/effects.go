@@ -22,11 +22,17 @@ import (
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
+	"github.com/dcs-operator/dcs-backup-operator/internal/instance"
 )
 
 // conflictRequeue retries a status write that lost a race.
@@ -91,3 +97,46 @@ func writeStatus(ctx context.Context, c client.Client, orig, obj client.Object, 
 	}
 	return true, ctrl.Result{}, nil
 }
+
+// passEnd is the end of a pass of an object that talks to DCS (a backup, a
+// restore): what to write and what to announce.
+type passEnd struct {
+	obj        instance.Object
+	orig, cur  client.Object
+	origStatus any
+	status     any
+	conditions []metav1.Condition
+	out        *effects
+	action     string
+	phase      string
+	requeue    time.Duration
+	// timed passes (a poll due at a moment) go before other queued work.
+	timed bool
+}
+
+// commitPass writes the status if it changed, resets the object's failure
+// count when the pass ended with DCS answering, then emits the effects.
+func commitPass(ctx context.Context, d Dependencies, e passEnd) (ctrl.Result, error) {
+	if ok, res, err := writeStatus(ctx, d.Client, e.orig, e.cur, e.origStatus, e.status); !ok {
+		return res, err
+	}
+	if c := meta.FindStatusCondition(e.conditions, backupv1alpha1.ConditionSynced); c != nil &&
+		c.Status == metav1.ConditionTrue {
+		d.Coordinator.Succeeded(e.obj)
+	}
+	e.out.flush(d.Recorder, e.cur, e.action)
+	if e.requeue > 0 {
+		log.FromContext(ctx).V(2).Info("next look", "after", e.requeue, "phase", e.phase)
+	}
+	res := ctrl.Result{RequeueAfter: e.requeue}
+	if e.timed {
+		res.Priority = ptr.To(priorityTimed)
+	}
+	return res, nil
+}
+
+// Results of finished operations, in metrics.
+const (
+	resultSucceeded = "succeeded"
+	resultFailed    = "failed"
+)
