@@ -87,10 +87,9 @@ var _ = Describe("The Helm chart", func() {
 			Expect(helmLint()).To(Succeed())
 		})
 
-		It("installs both CRDs, kept on helm uninstall", func() {
+		It("installs every CRD, kept on helm uninstall", func() {
 			crds := objs.ofKind("CustomResourceDefinition")
-			Expect(crds.names()).To(ConsistOf(
-				"dcsbackups.backup.dcs-operator.dev", "dcsbackupschedules.backup.dcs-operator.dev"))
+			Expect(crds.names()).To(ConsistOf(generatedCRDNames()))
 			for _, crd := range crds {
 				Expect(crd.GetAnnotations()).To(HaveKeyWithValue("helm.sh/resource-policy", "keep"))
 			}
@@ -213,7 +212,7 @@ var _ = Describe("The Helm chart", func() {
 		_, objs := renderChart(chartNamespace, "--set", "crds.keep=false",
 			"--set-string", `crds.annotations.argocd\.argoproj\.io/sync-wave=-1`)
 		crds := objs.ofKind("CustomResourceDefinition")
-		Expect(crds).To(HaveLen(2))
+		Expect(crds).To(HaveLen(len(generatedCRDNames())))
 		for _, crd := range crds {
 			Expect(crd.GetAnnotations()).To(HaveKeyWithValue("argocd.argoproj.io/sync-wave", "-1"))
 			Expect(crd.GetAnnotations()).NotTo(HaveKey("helm.sh/resource-policy"))

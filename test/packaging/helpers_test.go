@@ -150,6 +150,19 @@ func readManifests(path string) manifests {
 	return parseManifests(string(data))
 }
 
+// generatedCRDNames are the names of the CRDs controller-gen generates
+// (config/crd/bases): every package must ship exactly these.
+func generatedCRDNames() []string {
+	files, err := filepath.Glob(filepath.Join(repoRoot, "config", "crd", "bases", "*.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	var names []string
+	for _, f := range files {
+		names = append(names, readManifests(f).ofKind("CustomResourceDefinition").names()...)
+	}
+	Expect(names).To(ContainElement("dcsbackups.backup.dcs-operator.dev"))
+	return names
+}
+
 func (m manifests) ofKind(kind string) manifests {
 	var out manifests
 	for _, u := range m {

@@ -61,8 +61,8 @@ var _ = Describe("helm install into the test control plane", Ordered, func() {
 	})
 
 	It("establishes the CRDs, and the samples apply against them", func() {
-		for _, name := range []string{"dcsbackups", "dcsbackupschedules"} {
-			Eventually(crdEstablished).WithArguments(name + ".backup.dcs-operator.dev").Should(BeTrue())
+		for _, name := range generatedCRDNames() {
+			Eventually(crdEstablished).WithArguments(name).Should(BeTrue())
 		}
 		_, err := kubectl("apply", "--namespace", samplesNamespace,
 			"-f", filepath.Join(repoRoot, "config", "samples", "dcs-credentials_secret.yaml"))
@@ -74,6 +74,12 @@ var _ = Describe("helm install into the test control plane", Ordered, func() {
 				"--namespace", samplesNamespace, "-k", filepath.Join(repoRoot, "config", "samples"))
 			return err
 		}).Should(Succeed())
+
+		// The restore sample is not in the kustomization (it restores data):
+		// it must still be valid.
+		_, err = kubectl("apply", "--server-side", "--dry-run=server", "--field-manager=packaging-test", "--validate=strict",
+			"--namespace", samplesNamespace, "-f", filepath.Join(repoRoot, "config", "samples", "backup_v1alpha1_dcsrestore.yaml"))
+		Expect(err).NotTo(HaveOccurred())
 
 		b := &backupv1alpha1.DCSBackup{}
 		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: samplesNamespace, Name: "sessions-manual"}, b)).To(Succeed())

@@ -85,8 +85,7 @@ var _ = Describe("kustomize (config/)", func() {
 		})
 
 		It("holds the CRDs, the RBAC, the Deployment and the metrics Service", func() {
-			Expect(objs.ofKind("CustomResourceDefinition").names()).To(ConsistOf(
-				"dcsbackups.backup.dcs-operator.dev", "dcsbackupschedules.backup.dcs-operator.dev"))
+			Expect(objs.ofKind("CustomResourceDefinition").names()).To(ConsistOf(generatedCRDNames()))
 			for _, kind := range []string{"Namespace", "ServiceAccount", "Role", "RoleBinding",
 				"ClusterRoleBinding", "Deployment", "Service"} {
 				Expect(objs.ofKind(kind)).NotTo(BeEmpty(), kind)
