@@ -5,8 +5,22 @@
 # clones and CI reuse them. Nothing here needs Docker or a download other than
 # the Go module proxy.
 
-# Image URL to use for docker-build and build-installer.
-IMG ?= ghcr.io/dcs-operator/dcs-backup-operator:latest
+# VERSION holds the operator's release version, X.Y.Z: the Helm chart's
+# appVersion and version, and the tag of config/manager's image (vX.Y.Z); a
+# packaging test keeps them equal. Releases are git tags vX.Y.Z.
+VERSION ?= $(shell cat VERSION)
+IMG_REPO ?= ghcr.io/dcs-operator/dcs-backup-operator
+# Image URL to use for docker-build, deploy and build-installer.
+IMG ?= $(IMG_REPO):v$(VERSION)
+
+# What the manager binary reports about itself (internal/version): the
+# version (git describe, or vVERSION-dev before the first tag), the commit,
+# and the commit's date, so two builds of one commit stamp the same.
+BUILD_VERSION ?= $(shell git describe --tags --match 'v[0-9]*' --dirty 2>/dev/null || echo v$(VERSION)-dev)
+BUILD_COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+BUILD_DATE ?= $(shell TZ=UTC git log -1 --format=%cd --date=format-local:%Y-%m-%dT%H:%M:%SZ 2>/dev/null || echo unknown)
+VERSION_PKG = github.com/dcs-operator/dcs-backup-operator/internal/version
+VERSION_LDFLAGS = -X $(VERSION_PKG).version=$(BUILD_VERSION) -X $(VERSION_PKG).commit=$(BUILD_COMMIT) -X $(VERSION_PKG).date=$(BUILD_DATE)
 
 SHELL = /usr/bin/env bash -o pipefail
 .SHELLFLAGS = -ec
@@ -94,11 +108,11 @@ test-unit: ## Only the tests that need no control plane.
 
 .PHONY: build
 build: manifests generate fmt vet ## Build the manager binary into bin/manager.
-	go build -o $(LOCALBIN)/manager .
+	go build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/manager .
 
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager from your host against the cluster in ~/.kube/config.
-	go run . --insecure-endpoints=$(or $(INSECURE_ENDPOINTS),false)
+	go run -ldflags "$(VERSION_LDFLAGS)" . --insecure-endpoints=$(or $(INSECURE_ENDPOINTS),false)
 
 .PHONY: demo
 demo: ## Local control plane + DCS simulator + operator + samples, live until Ctrl-C (flags: DEMO_ARGS=--help).
@@ -124,18 +138,17 @@ chaos: envtest ## Full chaos run: manager SIGKILLs, leader failover and cloud fa
 # project do not have; the Dockerfile's go build line is tested in `make test`.
 .PHONY: docker-build
 docker-build: ## Build the manager image (needs a Docker engine).
-	docker build -t $(IMG) .
+	docker build --build-arg VERSION=$(BUILD_VERSION) --build-arg COMMIT=$(BUILD_COMMIT) \
+		--build-arg DATE=$(BUILD_DATE) -t $(IMG) .
 
 .PHONY: docker-push
 docker-push: ## Push the manager image.
 	docker push $(IMG)
 
 .PHONY: build-installer
-build-installer: manifests generate kustomize ## Write dist/install.yaml: CRDs, RBAC and the Deployment.
+build-installer: manifests generate kustomize ## Write dist/install.yaml for IMG: CRDs, RBAC, the Deployment and the metrics Service.
 	mkdir -p dist
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default > dist/install.yaml
-	cd config/manager && $(KUSTOMIZE) edit set image controller=controller:latest
+	KUSTOMIZE=$(KUSTOMIZE) hack/kustomize-default.sh $(IMG) > dist/install.yaml
 
 ##@ Deployment
 
@@ -152,10 +165,8 @@ uninstall: manifests kustomize ## Uninstall CRDs from the cluster.
 	$(KUSTOMIZE) build config/crd | kubectl delete --ignore-not-found=$(ignore-not-found) -f -
 
 .PHONY: deploy
-deploy: manifests kustomize ## Deploy the operator to the cluster in ~/.kube/config.
-	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
-	$(KUSTOMIZE) build config/default | kubectl apply --server-side -f -
-	cd config/manager && $(KUSTOMIZE) edit set image controller=controller:latest
+deploy: manifests kustomize ## Deploy the operator with image IMG to the cluster in ~/.kube/config.
+	KUSTOMIZE=$(KUSTOMIZE) hack/kustomize-default.sh $(IMG) | kubectl apply --server-side -f -
 
 .PHONY: undeploy
 undeploy: kustomize ## Remove the operator from the cluster.

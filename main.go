@@ -34,11 +34,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 	"github.com/dcs-operator/dcs-backup-operator/internal/controller"
+	"github.com/dcs-operator/dcs-backup-operator/internal/version"
 )
 
 // leaderElectionID is fixed: replicas of every version must contend for the
@@ -90,6 +92,9 @@ func parseFlags() (flags, zap.Options) {
 func main() {
 	f, zapOpts := parseFlags()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	build := version.Get()
+	setupLog.Info("dcs-backup-operator", build.KeysAndValues()...)
+	metrics.Registry.MustRegister(version.NewCollector(build))
 
 	var tlsOpts []func(*tls.Config)
 	if !f.enableHTTP2 {

@@ -42,6 +42,7 @@ var operatorMetrics = []string{
 	"dcs_backup_operator_schedule_last_success_timestamp_seconds",
 	"dcs_backup_operator_schedule_runs_total",
 	"dcs_backup_operator_schedule_missed_runs_total",
+	"dcs_backup_operator_build_info",
 }
 
 // expectBindsManagerRole checks a binding of the manager's ClusterRole: the
