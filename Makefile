@@ -12,6 +12,7 @@ VERSION ?= $(shell cat VERSION)
 IMG_REPO ?= ghcr.io/dcs-operator/dcs-backup-operator
 # Image URL to use for docker-build, deploy and build-installer.
 IMG ?= $(IMG_REPO):v$(VERSION)
+CHART_DIR = charts/dcs-backup-operator
 
 # What the manager binary reports about itself (internal/version): the
 # version (git describe, or vVERSION-dev before the first tag), the commit,
@@ -34,6 +35,7 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.1
 HELM_VERSION ?= v3.22.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
+HELM_DOCS_VERSION ?= v1.14.2
 
 ## Tool binaries
 CONTROLLER_GEN ?= $(TOOLS_DIR)/controller-gen-$(CONTROLLER_TOOLS_VERSION)/controller-gen
@@ -46,6 +48,7 @@ HELM_LDFLAGS = -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
 	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM_K8S_MINOR) \
 	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM_K8S_MINOR)
 GOLANGCI_LINT ?= $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+HELM_DOCS ?= $(TOOLS_DIR)/helm-docs-$(HELM_DOCS_VERSION)/helm-docs
 
 # Test knobs: `make test GINKGO_ARGS=--ginkgo.focus=Schedule`.
 GO_TEST_FLAGS ?= -count=1
@@ -99,6 +102,12 @@ verify: ## Regenerate everything generated and fail if the tree changed (stale g
 .PHONY: test
 test: verify vet lint envtest helm kustomize ## Everything CI checks: generated files, vet, lint, unit, fuzz seeds and envtest suites.
 	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) go test $(GO_TEST_FLAGS) ./... $(if $(GINKGO_ARGS),-args $(GINKGO_ARGS))
+
+.PHONY: chart-readme
+chart-readme: helm-docs ## Generate the chart's README.md from values.yaml (helm-docs); make verify fails when it is stale.
+	$(HELM_DOCS) --chart-search-root charts --template-files README.md.gotmpl --sort-values-order file
+	@# Every value has a "# --" description: no row of the values table ends in an empty cell.
+	@! grep -nE '^\| .*\|[[:space:]]*\|$$' $(CHART_DIR)/README.md || { echo "values without a '# --' description in $(CHART_DIR)/values.yaml (rows above)" >&2; exit 1; }
 
 .PHONY: test-unit
 test-unit: ## Only the tests that need no control plane.
@@ -175,7 +184,7 @@ undeploy: kustomize ## Remove the operator from the cluster.
 ##@ Tools
 
 .PHONY: tools
-tools: controller-gen kustomize helm golangci-lint envtest ## Install every pinned tool.
+tools: controller-gen kustomize helm golangci-lint helm-docs envtest ## Install every pinned tool.
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen.
@@ -196,6 +205,11 @@ $(HELM):
 golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint.
 $(GOLANGCI_LINT):
 	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+.PHONY: helm-docs
+helm-docs: $(HELM_DOCS) ## Install helm-docs (generates the chart's README).
+$(HELM_DOCS):
+	$(call go-install-tool,$(HELM_DOCS),github.com/norwoodj/helm-docs/cmd/helm-docs,$(HELM_DOCS_VERSION))
 
 .PHONY: envtest
 envtest: ## Build the envtest control plane (kube-apiserver, etcd, kubectl v1.37.1) from source, once.

@@ -166,3 +166,12 @@ func expectNetworkPolicy(objs manifests) {
 		HaveField("MatchLabels", Equal(map[string]string{"metrics": "enabled"}))))
 	Expect(ingress.From[0].PodSelector).To(BeNil())
 }
+
+// expectSelectsManager checks that a label selector selects the manager's pods.
+func expectSelectsManager(selector *metav1.LabelSelector, pod corev1.PodTemplateSpec) {
+	Expect(selector).NotTo(BeNil())
+	sel, err := metav1.LabelSelectorAsSelector(selector)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(sel.Empty()).To(BeFalse())
+	Expect(sel.Matches(labels.Set(pod.Labels))).To(BeTrue(), "selects the manager's pods")
+}
