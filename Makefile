@@ -36,6 +36,10 @@ KUSTOMIZE_VERSION ?= v5.8.1
 HELM_VERSION ?= v3.22.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 HELM_DOCS_VERSION ?= v1.14.2
+# promtool of Prometheus 3.16.0: Prometheus 3.x is published on the Go module
+# proxy as github.com/prometheus/prometheus v0.3XX.Y for release 3.XX.Y.
+PROMTOOL_VERSION ?= v0.316.0
+PROMETHEUS_VERSION ?= 3.16.0
 
 ## Tool binaries
 CONTROLLER_GEN ?= $(TOOLS_DIR)/controller-gen-$(CONTROLLER_TOOLS_VERSION)/controller-gen
@@ -49,6 +53,9 @@ HELM_LDFLAGS = -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
 	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM_K8S_MINOR)
 GOLANGCI_LINT ?= $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 HELM_DOCS ?= $(TOOLS_DIR)/helm-docs-$(HELM_DOCS_VERSION)/helm-docs
+PROMTOOL ?= $(TOOLS_DIR)/promtool-$(PROMTOOL_VERSION)/promtool
+# promtool --version reports the Prometheus release it belongs to.
+PROMTOOL_LDFLAGS = -X github.com/prometheus/common/version.Version=$(PROMETHEUS_VERSION)
 
 # Test knobs: `make test GINKGO_ARGS=--ginkgo.focus=Schedule`.
 GO_TEST_FLAGS ?= -count=1
@@ -100,8 +107,12 @@ verify: ## Regenerate everything generated and fail if the tree changed (stale g
 	go mod verify
 
 .PHONY: test
-test: verify vet lint envtest helm kustomize ## Everything CI checks: generated files, vet, lint, unit, fuzz seeds and envtest suites.
+test: verify vet lint test-alerts envtest helm kustomize ## Everything CI checks: generated files, vet, lint, alert rules, unit, fuzz seeds and envtest suites.
 	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) go test $(GO_TEST_FLAGS) ./... $(if $(GINKGO_ARGS),-args $(GINKGO_ARGS))
+
+.PHONY: test-alerts
+test-alerts: helm promtool ## Check the chart's alert rules and run their unit tests (test/alerts) with promtool.
+	HELM=$(HELM) PROMTOOL=$(PROMTOOL) hack/test-alerts.sh
 
 .PHONY: chart-readme
 chart-readme: helm-docs ## Generate the chart's README.md from values.yaml (helm-docs); make verify fails when it is stale.
@@ -184,7 +195,7 @@ undeploy: kustomize ## Remove the operator from the cluster.
 ##@ Tools
 
 .PHONY: tools
-tools: controller-gen kustomize helm golangci-lint helm-docs envtest ## Install every pinned tool.
+tools: controller-gen kustomize helm golangci-lint helm-docs promtool envtest ## Install every pinned tool.
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen.
@@ -210,6 +221,11 @@ $(GOLANGCI_LINT):
 helm-docs: $(HELM_DOCS) ## Install helm-docs (generates the chart's README).
 $(HELM_DOCS):
 	$(call go-install-tool,$(HELM_DOCS),github.com/norwoodj/helm-docs/cmd/helm-docs,$(HELM_DOCS_VERSION))
+
+.PHONY: promtool
+promtool: $(PROMTOOL) ## Install promtool (Prometheus rule checks and rule unit tests).
+$(PROMTOOL):
+	$(call go-install-tool,$(PROMTOOL),github.com/prometheus/prometheus/cmd/promtool,$(PROMTOOL_VERSION),$(PROMTOOL_LDFLAGS))
 
 .PHONY: envtest
 envtest: ## Build the envtest control plane (kube-apiserver, etcd, kubectl v1.37.1) from source, once.

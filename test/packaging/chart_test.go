@@ -31,6 +31,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
@@ -229,8 +230,18 @@ var _ = Describe("The Helm chart", func() {
 			expectServiceMonitor(objs)
 		})
 
-		It("alerts on a schedule not Fresh, a failed backup, missed runs and the operator down", func() {
+		It("alerts on a schedule not Fresh, a failed backup, missed runs, the operator down and DCS errors", func() {
 			expectAlerts(objs.only("PrometheusRule"), objs.only("Service").GetName())
+		})
+
+		It("links every alert of the chart to its runbook under runbookBaseURL", func() {
+			for name, rule := range alertRules(objs.only("PrometheusRule")) {
+				if name == "DCSBackupTooSlow" {
+					continue // additionalRules are the user's
+				}
+				Expect(rule).To(HaveKeyWithValue("annotations", HaveKeyWithValue("runbook_url",
+					"https://wiki.example.com/dcs/runbooks/"+name+".md")), name)
+			}
 		})
 
 		It("admits ingress to the manager only on the metrics port, from labelled namespaces", func() {
@@ -251,6 +262,19 @@ var _ = Describe("The Helm chart", func() {
 			Expect(crd.GetAnnotations()).To(HaveKeyWithValue("argocd.argoproj.io/sync-wave", "-1"))
 			Expect(crd.GetAnnotations()).NotTo(HaveKey("helm.sh/resource-policy"))
 		}
+	})
+
+	It("keeps the namespace label of the operator's series (honorLabels), unless told not to", func() {
+		honorLabels := func(objs manifests) any {
+			endpoints, _, err := unstructured.NestedSlice(objs.only("ServiceMonitor").Object, "spec", "endpoints")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(endpoints).To(HaveLen(1))
+			return endpoints[0].(map[string]any)["honorLabels"]
+		}
+		_, objs := renderChart(chartNamespace, "--set", "serviceMonitor.enabled=true")
+		Expect(honorLabels(objs)).To(BeTrue())
+		_, objs = renderChart(chartNamespace, "--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.honorLabels=false")
+		Expect(honorLabels(objs)).To(BeFalse())
 	})
 
 	It("recreates the single manager on update when leader election is off, and refuses two active managers", func() {
@@ -280,6 +304,23 @@ var _ = Describe("The Helm chart", func() {
 		Expect(objs.ofKind("PodDisruptionBudget")).To(BeEmpty())
 	})
 
+	It("gives every alert of the chart a runbook page and promtool rule tests", func() {
+		_, objs := renderChart(chartNamespace, "--set", "prometheusRule.enabled=true")
+		alerts := alertRules(objs.only("PrometheusRule"))
+		Expect(alerts).To(HaveLen(5))
+		tested := alertsWithRuleTests()
+		for name, rule := range alerts {
+			Expect(rule).To(HaveKeyWithValue("annotations", HaveKeyWithValue("runbook_url",
+				"https://github.com/dcs-operator/dcs-backup-operator/blob/main/docs/runbooks/"+name+".md")), name)
+			page, err := os.ReadFile(filepath.Join(repoRoot, "docs", "runbooks", name+".md"))
+			Expect(err).NotTo(HaveOccurred(), "docs/runbooks/%s.md, the page runbook_url points to", name)
+			for _, section := range []string{"# " + name + "\n", "\n## Meaning\n", "\n## Check\n", "\n## Fix\n"} {
+				Expect(string(page)).To(ContainSubstring(section), "docs/runbooks/%s.md", name)
+			}
+			Expect(tested).To(ContainElement(name), "test/alerts has a rule test in which %s fires", name)
+		}
+	})
+
 	DescribeTable("fails on a typo or a wrong type in values (values.schema.json)",
 		func(wantInError string, args ...string) {
 			_, err := helmTemplate(chartNamespace, args...)
@@ -296,6 +337,10 @@ var _ = Describe("The Helm chart", func() {
 			"--set", "podDisruptionBudget.maxUnavaliable=1"),
 		Entry("a lease duration without a unit", "/leaderElection/leaseDuration", "--set-string", "leaderElection.leaseDuration=15"),
 		Entry("an unknown update strategy", "/updateStrategy/type", "--set", "updateStrategy.type=Rolling"),
+		Entry("honorLabels as a string", "/serviceMonitor/honorLabels", "--set-string", "serviceMonitor.honorLabels=yes"),
+		Entry("a runbook base URL that is no URL", "/prometheusRule/runbookBaseURL", "--set", "prometheusRule.runbookBaseURL=docs/runbooks"),
+		Entry("an error-rate threshold in percent", "/prometheusRule/alerts/dcsErrorRate/threshold",
+			"--set", "prometheusRule.alerts.dcsErrorRate.threshold=25"),
 		Entry("a volume mount without a path", "mountPath", "--set", "extraVolumeMounts[0].name=ca"),
 	)
 

@@ -195,6 +195,9 @@ var _ = Describe("kustomize (config/)", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(labels.SelectorFromSet(selector).Matches(labels.Set(svc.Labels))).To(BeTrue(),
 			"the ServiceMonitor selects the metrics Service")
+		endpoints, _, err := unstructured.NestedSlice(monitor.Object, "spec", "endpoints")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(endpoints).To(ConsistOf(HaveKeyWithValue("honorLabels", true)))
 		policy := as[networkingv1.NetworkPolicy](objs.only("NetworkPolicy"))
 		Expect(labels.SelectorFromSet(policy.Spec.PodSelector.MatchLabels).Matches(labels.Set(pod.Labels))).To(BeTrue(),
 			"the NetworkPolicy applies to the manager's pods")

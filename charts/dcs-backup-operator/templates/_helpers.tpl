@@ -175,3 +175,11 @@ replica.
 {{- end }}
 {{- end }}
 
+{{/*
+runbookURL is the runbook page of an alert. Arguments: the root context and
+the alert name.
+*/}}
+{{- define "dcs-backup-operator.runbookURL" -}}
+{{- $root := index . 0 }}
+{{- printf "%s/%s.md" (trimSuffix "/" $root.Values.prometheusRule.runbookBaseURL) (index . 1) }}
+{{- end }}
