@@ -35,6 +35,7 @@ CONTROLLER_TOOLS_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.1
 HELM_VERSION ?= v3.22.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
+ACTIONLINT_VERSION ?= v1.7.12
 HELM_DOCS_VERSION ?= v1.14.2
 # promtool of Prometheus 3.16.0: Prometheus 3.x is published on the Go module
 # proxy as github.com/prometheus/prometheus v0.3XX.Y for release 3.XX.Y.
@@ -52,6 +53,7 @@ HELM_LDFLAGS = -X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
 	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM_K8S_MINOR) \
 	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM_K8S_MINOR)
 GOLANGCI_LINT ?= $(TOOLS_DIR)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
+ACTIONLINT ?= $(TOOLS_DIR)/actionlint-$(ACTIONLINT_VERSION)/actionlint
 HELM_DOCS ?= $(TOOLS_DIR)/helm-docs-$(HELM_DOCS_VERSION)/helm-docs
 PROMTOOL ?= $(TOOLS_DIR)/promtool-$(PROMTOOL_VERSION)/promtool
 # promtool --version reports the Prometheus release it belongs to.
@@ -107,8 +109,12 @@ verify: ## Regenerate everything generated and fail if the tree changed (stale g
 	go mod verify
 
 .PHONY: test
-test: verify vet lint test-alerts envtest helm kustomize ## Everything CI checks: generated files, vet, lint, alert rules, unit, fuzz seeds and envtest suites.
+test: verify vet lint lint-workflows test-alerts envtest helm kustomize ## Everything CI checks: generated files, vet, lint, workflows, alert rules, unit, fuzz seeds and envtest suites.
 	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" HELM=$(HELM) KUSTOMIZE=$(KUSTOMIZE) go test $(GO_TEST_FLAGS) ./... $(if $(GINKGO_ARGS),-args $(GINKGO_ARGS))
+
+.PHONY: lint-workflows
+lint-workflows: actionlint ## Check the GitHub Actions workflows (.github/workflows) with actionlint, and their scripts with shellcheck if it is installed.
+	$(ACTIONLINT) -color
 
 .PHONY: test-alerts
 test-alerts: helm promtool ## Check the chart's alert rules and run their unit tests (test/alerts) with promtool.
@@ -170,6 +176,25 @@ build-installer: manifests generate kustomize ## Write dist/install.yaml for IMG
 	mkdir -p dist
 	KUSTOMIZE=$(KUSTOMIZE) hack/kustomize-default.sh $(IMG) > dist/install.yaml
 
+##@ Release
+
+# OCI repository the chart is pushed to: helm install dcs-backup-operator $(CHART_REPO)/dcs-backup-operator
+CHART_REPO ?= oci://ghcr.io/dcs-operator/charts
+CHART_REGISTRY = $(firstword $(subst /, ,$(patsubst oci://%,%,$(CHART_REPO))))
+
+.PHONY: chart-package
+chart-package: helm ## Package the Helm chart into dist/dcs-backup-operator-VERSION.tgz.
+	mkdir -p dist
+	$(HELM) package $(CHART_DIR) --version $(VERSION) --app-version $(VERSION) --destination dist
+
+.PHONY: chart-login
+chart-login: helm ## Log helm in to CHART_REPO's registry as REGISTRY_USER, password on standard input.
+	$(HELM) registry login $(CHART_REGISTRY) --username "$(REGISTRY_USER)" --password-stdin
+
+.PHONY: chart-push
+chart-push: chart-package ## Push the packaged chart to CHART_REPO as an OCI artifact (after make chart-login).
+	$(HELM) push dist/dcs-backup-operator-$(VERSION).tgz $(CHART_REPO)
+
 ##@ Deployment
 
 ifndef ignore-not-found
@@ -195,7 +220,7 @@ undeploy: kustomize ## Remove the operator from the cluster.
 ##@ Tools
 
 .PHONY: tools
-tools: controller-gen kustomize helm golangci-lint helm-docs promtool envtest ## Install every pinned tool.
+tools: controller-gen kustomize helm golangci-lint actionlint helm-docs promtool envtest ## Install every pinned tool.
 
 .PHONY: controller-gen
 controller-gen: $(CONTROLLER_GEN) ## Install controller-gen.
@@ -216,6 +241,11 @@ $(HELM):
 golangci-lint: $(GOLANGCI_LINT) ## Install golangci-lint.
 $(GOLANGCI_LINT):
 	$(call go-install-tool,$(GOLANGCI_LINT),github.com/golangci/golangci-lint/v2/cmd/golangci-lint,$(GOLANGCI_LINT_VERSION))
+
+.PHONY: actionlint
+actionlint: $(ACTIONLINT) ## Install actionlint (GitHub Actions workflow linter).
+$(ACTIONLINT):
+	$(call go-install-tool,$(ACTIONLINT),github.com/rhysd/actionlint/cmd/actionlint,$(ACTIONLINT_VERSION))
 
 .PHONY: helm-docs
 helm-docs: $(HELM_DOCS) ## Install helm-docs (generates the chart's README).
