@@ -20,6 +20,7 @@ package main
 import (
 	"crypto/tls"
 	"flag"
+	"fmt"
 	"os"
 	"time"
 
@@ -34,11 +35,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 	"github.com/dcs-operator/dcs-backup-operator/internal/controller"
+	"github.com/dcs-operator/dcs-backup-operator/internal/version"
 )
 
 // leaderElectionID is fixed: replicas of every version must contend for the
@@ -62,7 +65,44 @@ type flags struct {
 	enableHTTP2    bool
 	leaderElect    bool
 	leaderElectNS  string
+	leaderTimings  leaderElectionTimings
 	controllerOpts controller.Options
+}
+
+// leaderElectionTimings are the lease settings of leader election. The
+// defaults are controller-runtime's: a standby takes over 15 to 17 seconds
+// after the leader's last renewal.
+type leaderElectionTimings struct {
+	leaseDuration time.Duration
+	renewDeadline time.Duration
+	retryPeriod   time.Duration
+}
+
+func (t *leaderElectionTimings) bindFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&t.leaseDuration, "leader-election-lease-duration", 15*time.Second,
+		"How long standby replicas wait after the leader's last renewal before taking the lease.")
+	fs.DurationVar(&t.renewDeadline, "leader-election-renew-deadline", 10*time.Second,
+		"How long the leader keeps retrying to renew the lease before it gives up leadership (and exits); "+
+			"less than the lease duration.")
+	fs.DurationVar(&t.retryPeriod, "leader-election-retry-period", 2*time.Second,
+		"How often replicas try to acquire or renew the lease.")
+}
+
+// validate rejects timings client-go's leader elector would refuse only
+// once the manager starts, with a message that names the flags.
+func (t leaderElectionTimings) validate() error {
+	switch {
+	case t.leaseDuration <= t.renewDeadline:
+		return fmt.Errorf("--leader-election-lease-duration (%s) must be greater than --leader-election-renew-deadline (%s)",
+			t.leaseDuration, t.renewDeadline)
+	case t.retryPeriod <= 0:
+		return fmt.Errorf("--leader-election-retry-period (%s) must be positive", t.retryPeriod)
+	// client-go's leaderelection.JitterFactor is 1.2.
+	case float64(t.renewDeadline) <= 1.2*float64(t.retryPeriod):
+		return fmt.Errorf("--leader-election-renew-deadline (%s) must be greater than 1.2 x --leader-election-retry-period (%s)",
+			t.renewDeadline, t.retryPeriod)
+	}
+	return nil
 }
 
 func parseFlags() (flags, zap.Options) {
@@ -79,6 +119,7 @@ func parseFlags() (flags, zap.Options) {
 		"Serve metrics over https with authentication and authorization. Set to false for plain http.")
 	flag.BoolVar(&f.enableHTTP2, "enable-http2", false,
 		"Enable HTTP/2 for the metrics server (off because of the HTTP/2 rapid reset CVEs).")
+	f.leaderTimings.bindFlags(flag.CommandLine)
 	f.controllerOpts.BindFlags(flag.CommandLine)
 
 	opts := zap.Options{TimeEncoder: zapcore.RFC3339NanoTimeEncoder}
@@ -90,6 +131,9 @@ func parseFlags() (flags, zap.Options) {
 func main() {
 	f, zapOpts := parseFlags()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	build := version.Get()
+	setupLog.Info("dcs-backup-operator", build.KeysAndValues()...)
+	metrics.Registry.MustRegister(version.NewCollector(build))
 
 	var tlsOpts []func(*tls.Config)
 	if !f.enableHTTP2 {
@@ -105,6 +149,9 @@ func main() {
 	}
 
 	cacheOpts, err := f.controllerOpts.CacheOptions()
+	if err == nil {
+		err = f.leaderTimings.validate()
+	}
 	if err != nil {
 		setupLog.Error(err, "invalid flags")
 		os.Exit(2)
@@ -117,6 +164,9 @@ func main() {
 		LeaderElectionID:              leaderElectionID,
 		LeaderElectionNamespace:       f.leaderElectNS,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 &f.leaderTimings.leaseDuration,
+		RenewDeadline:                 &f.leaderTimings.renewDeadline,
+		RetryPeriod:                   &f.leaderTimings.retryPeriod,
 		Cache:                         cacheOpts,
 	})
 	if err != nil {

@@ -18,6 +18,8 @@ package packaging
 
 import (
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 
@@ -29,6 +31,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
 // operatorMetrics are the metric families the operator exports; alerts may
@@ -42,6 +45,7 @@ var operatorMetrics = []string{
 	"dcs_backup_operator_schedule_last_success_timestamp_seconds",
 	"dcs_backup_operator_schedule_runs_total",
 	"dcs_backup_operator_schedule_missed_runs_total",
+	"dcs_backup_operator_build_info",
 }
 
 // expectBindsManagerRole checks a binding of the manager's ClusterRole: the
@@ -91,6 +95,8 @@ func expectServiceMonitor(objs manifests) {
 		HaveKeyWithValue("scheme", "https"),
 		HaveKeyWithValue("path", "/metrics"),
 		HaveKeyWithValue("interval", "1m"),
+		// The series' namespace label (the backup's) must survive the scrape.
+		HaveKeyWithValue("honorLabels", true),
 	)))
 }
 
@@ -110,11 +116,11 @@ func alertRules(rule *unstructured.Unstructured) map[string]map[string]any {
 }
 
 // expectAlerts checks the alerts of testdata/values-custom.yaml: the
-// chart's four, with the operator's real metric names, and the additional one.
+// chart's five, with the operator's real metric names, and the additional one.
 func expectAlerts(rule *unstructured.Unstructured, metricsService string) {
 	Expect(rule.GetLabels()).To(HaveKeyWithValue("release", "kube-prometheus-stack"))
 	alerts := alertRules(rule)
-	Expect(alerts).To(HaveLen(5))
+	Expect(alerts).To(HaveLen(6))
 	Expect(alerts).To(HaveKeyWithValue("DCSBackupScheduleNotFresh",
 		HaveKeyWithValue("expr", ContainSubstring("dcs_backup_operator_schedule_fresh"))))
 	Expect(alerts).To(HaveKeyWithValue("DCSBackupFailed", And(
@@ -126,6 +132,10 @@ func expectAlerts(rule *unstructured.Unstructured, metricsService string) {
 	// Prometheus Operator gives each scrape the job label of the Service's name.
 	Expect(alerts).To(HaveKeyWithValue("DCSBackupOperatorDown", HaveKeyWithValue("expr",
 		fmt.Sprintf(`absent(up{job=%q, namespace=%q} == 1)`, metricsService, customNamespace))))
+	Expect(alerts).To(HaveKeyWithValue("DCSBackupDCSErrorRateHigh", And(
+		HaveKeyWithValue("expr", ContainSubstring(`dcs_backup_operator_dcs_requests_total{result!~"ok|busy|canceled"}`)),
+		HaveKeyWithValue("expr", ContainSubstring("> 0.25")),
+		HaveKeyWithValue("for", "15m"))))
 	Expect(alerts).To(HaveKey("DCSBackupTooSlow"), "additionalRules")
 
 	known := regexp.MustCompile(`^(` + joinAlternatives(operatorMetrics) + `)(_bucket|_sum|_count)?$`)
@@ -134,6 +144,36 @@ func expectAlerts(rule *unstructured.Unstructured, metricsService string) {
 			Expect(metric).To(MatchRegexp(known.String()), "alert %s uses a metric the operator exports", name)
 		}
 	}
+}
+
+// alertsWithRuleTests returns the alerts that fire in at least one of the
+// promtool rule tests of test/alerts (an alert_rule_test with exp_alerts).
+func alertsWithRuleTests() []string {
+	files, err := filepath.Glob(filepath.Join(repoRoot, "test", "alerts", "*_test.yaml"))
+	Expect(err).NotTo(HaveOccurred())
+	Expect(files).NotTo(BeEmpty())
+	var names []string
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		Expect(err).NotTo(HaveOccurred())
+		var suite struct {
+			Tests []struct {
+				AlertRuleTest []struct {
+					Alertname string           `json:"alertname"`
+					ExpAlerts []map[string]any `json:"exp_alerts"`
+				} `json:"alert_rule_test"`
+			} `json:"tests"`
+		}
+		Expect(utilyaml.Unmarshal(data, &suite)).To(Succeed(), file)
+		for _, test := range suite.Tests {
+			for _, rt := range test.AlertRuleTest {
+				if len(rt.ExpAlerts) > 0 {
+					names = append(names, rt.Alertname)
+				}
+			}
+		}
+	}
+	return names
 }
 
 func joinAlternatives(names []string) string {
@@ -164,4 +204,13 @@ func expectNetworkPolicy(objs manifests) {
 	Expect(ingress.From[0].NamespaceSelector).To(HaveValue(
 		HaveField("MatchLabels", Equal(map[string]string{"metrics": "enabled"}))))
 	Expect(ingress.From[0].PodSelector).To(BeNil())
+}
+
+// expectSelectsManager checks that a label selector selects the manager's pods.
+func expectSelectsManager(selector *metav1.LabelSelector, pod corev1.PodTemplateSpec) {
+	Expect(selector).NotTo(BeNil())
+	sel, err := metav1.LabelSelectorAsSelector(selector)
+	Expect(err).NotTo(HaveOccurred())
+	Expect(sel.Empty()).To(BeFalse())
+	Expect(sel.Matches(labels.Set(pod.Labels))).To(BeTrue(), "selects the manager's pods")
 }

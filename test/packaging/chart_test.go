@@ -29,7 +29,10 @@ import (
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 )
 
@@ -100,7 +103,10 @@ var _ = Describe("The Helm chart", func() {
 			Expect(dep.Spec.Replicas).To(HaveValue(BeEquivalentTo(1)))
 			c := managerContainer(dep.Spec.Template.Spec)
 			Expect(c.Image).To(Equal("ghcr.io/dcs-operator/dcs-backup-operator:" + chartAppVersion()))
-			Expect(c.Args).To(ContainElements("--leader-elect", "--metrics-secure=true"))
+			Expect(c.Args).To(ContainElements("--leader-elect", "--metrics-secure=true",
+				// controller-runtime's defaults, spelt out.
+				"--leader-election-lease-duration=15s", "--leader-election-renew-deadline=10s",
+				"--leader-election-retry-period=2s"))
 			Expect(dep.Spec.Template.Spec.ServiceAccountName).To(Equal(objs.only("ServiceAccount").GetName()))
 			expectHardenedPod(dep.Spec.Template.Spec)
 			expectProbesAndResources(dep.Spec.Template.Spec, 8081)
@@ -121,8 +127,16 @@ var _ = Describe("The Helm chart", func() {
 			Expect(role.Rules).To(ContainElement(HaveField("Resources", ContainElement("leases"))))
 		})
 
-		It("creates no ServiceMonitor, PrometheusRule or NetworkPolicy unless asked", func() {
-			for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy"} {
+		It("rolls updates out by starting the new pod before stopping the old one", func() {
+			strategy := as[appsv1.Deployment](objs.only("Deployment")).Spec.Strategy
+			Expect(strategy.Type).To(Equal(appsv1.RollingUpdateDeploymentStrategyType))
+			Expect(strategy.RollingUpdate).NotTo(BeNil())
+			Expect(strategy.RollingUpdate.MaxSurge.String()).To(Equal("1"))
+			Expect(strategy.RollingUpdate.MaxUnavailable.String()).To(Equal("0"))
+		})
+
+		It("creates no ServiceMonitor, PrometheusRule, NetworkPolicy or PodDisruptionBudget (one replica) unless asked", func() {
+			for _, kind := range []string{"ServiceMonitor", "PrometheusRule", "NetworkPolicy", "PodDisruptionBudget"} {
 				Expect(objs.ofKind(kind)).To(BeEmpty(), kind)
 			}
 		})
@@ -160,8 +174,28 @@ var _ = Describe("The Helm chart", func() {
 				"--leader-elect", "--metrics-bind-address=:9443", "--restore-poll-interval=30s",
 				"--watch-namespaces=shop,payments", "--max-concurrent-reconciles=8",
 				"--dcs-requests-per-second=2.5", "--dcs-burst=5", "--dcs-timeout=1m",
-				"--zap-log-level=debug", "--zap-encoder=console", "--zap-time-encoding=iso8601"))
+				"--zap-log-level=debug", "--zap-encoder=console", "--zap-time-encoding=iso8601",
+				"--leader-election-lease-duration=30s", "--leader-election-renew-deadline=20s",
+				"--leader-election-retry-period=4s"))
 			Expect(c.Env).To(ContainElement(corev1.EnvVar{Name: "HTTPS_PROXY", Value: "http://proxy.example.com:3128"}))
+		})
+
+		It("mounts a private CA bundle from extraVolumes where SSL_CERT_DIR points", func() {
+			spec := as[appsv1.Deployment](objs.only("Deployment")).Spec.Template.Spec
+			Expect(spec.Volumes).To(ConsistOf(And(HaveField("Name", "dcs-ca"),
+				HaveField("ConfigMap", HaveValue(HaveField("Name", "dcs-ca"))))))
+			c := managerContainer(spec)
+			Expect(c.VolumeMounts).To(ConsistOf(corev1.VolumeMount{
+				Name: "dcs-ca", MountPath: "/etc/dcs-backup-operator/ca", ReadOnly: true}))
+			Expect(c.Env).To(ContainElement(corev1.EnvVar{Name: "SSL_CERT_DIR", Value: "/etc/dcs-backup-operator/ca"}))
+		})
+
+		It("keeps at most one of the two replicas out during voluntary disruptions", func() {
+			pdb := as[policyv1.PodDisruptionBudget](objs.only("PodDisruptionBudget"))
+			Expect(pdb.Namespace).To(Equal(customNamespace))
+			Expect(pdb.Spec.MaxUnavailable).To(HaveValue(Equal(intstr.FromInt32(1))))
+			Expect(pdb.Spec.MinAvailable).To(BeNil())
+			expectSelectsManager(pdb.Spec.Selector, as[appsv1.Deployment](objs.only("Deployment")).Spec.Template)
 		})
 
 		It("schedules the pods as asked", func() {
@@ -195,8 +229,18 @@ var _ = Describe("The Helm chart", func() {
 			expectServiceMonitor(objs)
 		})
 
-		It("alerts on a schedule not Fresh, a failed backup, missed runs and the operator down", func() {
+		It("alerts on a schedule not Fresh, a failed backup, missed runs, the operator down and DCS errors", func() {
 			expectAlerts(objs.only("PrometheusRule"), objs.only("Service").GetName())
+		})
+
+		It("links every alert of the chart to its runbook under runbookBaseURL", func() {
+			for name, rule := range alertRules(objs.only("PrometheusRule")) {
+				if name == "DCSBackupTooSlow" {
+					continue // additionalRules are the user's
+				}
+				Expect(rule).To(HaveKeyWithValue("annotations", HaveKeyWithValue("runbook_url",
+					"https://wiki.example.com/dcs/runbooks/"+name+".md")), name)
+			}
 		})
 
 		It("admits ingress to the manager only on the metrics port, from labelled namespaces", func() {
@@ -219,6 +263,63 @@ var _ = Describe("The Helm chart", func() {
 		}
 	})
 
+	It("keeps the namespace label of the operator's series (honorLabels), unless told not to", func() {
+		honorLabels := func(objs manifests) any {
+			endpoints, _, err := unstructured.NestedSlice(objs.only("ServiceMonitor").Object, "spec", "endpoints")
+			Expect(err).NotTo(HaveOccurred())
+			Expect(endpoints).To(HaveLen(1))
+			return endpoints[0].(map[string]any)["honorLabels"]
+		}
+		_, objs := renderChart(chartNamespace, "--set", "serviceMonitor.enabled=true")
+		Expect(honorLabels(objs)).To(BeTrue())
+		_, objs = renderChart(chartNamespace, "--set", "serviceMonitor.enabled=true", "--set", "serviceMonitor.honorLabels=false")
+		Expect(honorLabels(objs)).To(BeFalse())
+	})
+
+	It("recreates the single manager on update when leader election is off, and refuses two active managers", func() {
+		_, objs := renderChart(chartNamespace, "--set", "leaderElection.enabled=false")
+		dep := as[appsv1.Deployment](objs.only("Deployment"))
+		Expect(dep.Spec.Strategy.Type).To(Equal(appsv1.RecreateDeploymentStrategyType))
+		Expect(managerContainer(dep.Spec.Template.Spec).Args).NotTo(ContainElement(HavePrefix("--leader-elect")))
+
+		_, err := helmTemplate(chartNamespace, "--set", "leaderElection.enabled=false", "--set", "replicaCount=2")
+		Expect(err).To(MatchError(ContainSubstring("replicaCount > 1 needs leaderElection.enabled")))
+		_, err = helmTemplate(chartNamespace, "--set", "leaderElection.enabled=false", "--set", "updateStrategy.type=RollingUpdate")
+		Expect(err).To(MatchError(ContainSubstring("updateStrategy.type RollingUpdate needs leaderElection.enabled")))
+
+		_, objs = renderChart(chartNamespace, "--set", "updateStrategy.type=Recreate")
+		Expect(as[appsv1.Deployment](objs.only("Deployment")).Spec.Strategy.Type).To(Equal(appsv1.RecreateDeploymentStrategyType))
+	})
+
+	It("creates a PodDisruptionBudget when asked, whatever the replicas, and none when told not to", func() {
+		text, objs := renderChart(chartNamespace, "--set", "podDisruptionBudget.enabled=true",
+			"--set-string", "podDisruptionBudget.minAvailable=50%")
+		pdb := as[policyv1.PodDisruptionBudget](objs.only("PodDisruptionBudget"))
+		Expect(pdb.Spec.MinAvailable).To(HaveValue(Equal(intstr.FromString("50%"))), "minAvailable wins")
+		Expect(pdb.Spec.MaxUnavailable).To(BeNil())
+		dryRunApply(text)
+
+		_, objs = renderChart(chartNamespace, "--set", "replicaCount=3", "--set", "podDisruptionBudget.enabled=false")
+		Expect(objs.ofKind("PodDisruptionBudget")).To(BeEmpty())
+	})
+
+	It("gives every alert of the chart a runbook page and promtool rule tests", func() {
+		_, objs := renderChart(chartNamespace, "--set", "prometheusRule.enabled=true")
+		alerts := alertRules(objs.only("PrometheusRule"))
+		Expect(alerts).To(HaveLen(5))
+		tested := alertsWithRuleTests()
+		for name, rule := range alerts {
+			Expect(rule).To(HaveKeyWithValue("annotations", HaveKeyWithValue("runbook_url",
+				"https://github.com/dcs-operator/dcs-backup-operator/blob/main/docs/runbooks/"+name+".md")), name)
+			page, err := os.ReadFile(filepath.Join(repoRoot, "docs", "runbooks", name+".md"))
+			Expect(err).NotTo(HaveOccurred(), "docs/runbooks/%s.md, the page runbook_url points to", name)
+			for _, section := range []string{"# " + name + "\n", "\n## Meaning\n", "\n## Check\n", "\n## Fix\n"} {
+				Expect(string(page)).To(ContainSubstring(section), "docs/runbooks/%s.md", name)
+			}
+			Expect(tested).To(ContainElement(name), "test/alerts has a rule test in which %s fires", name)
+		}
+	})
+
 	DescribeTable("fails on a typo or a wrong type in values (values.schema.json)",
 		func(wantInError string, args ...string) {
 			_, err := helmTemplate(chartNamespace, args...)
@@ -231,6 +332,15 @@ var _ = Describe("The Helm chart", func() {
 		Entry("a duration without a unit", "/manager/dcs/timeout", "--set-string", "manager.dcs.timeout=30"),
 		Entry("a tag where the digest goes", "/image/digest", "--set", "image.digest=latest"),
 		Entry("an unknown log level", "/logging/level", "--set", "logging.level=verbose"),
+		Entry("a misspelt PodDisruptionBudget key", "additional properties 'maxUnavaliable' not allowed",
+			"--set", "podDisruptionBudget.maxUnavaliable=1"),
+		Entry("a lease duration without a unit", "/leaderElection/leaseDuration", "--set-string", "leaderElection.leaseDuration=15"),
+		Entry("an unknown update strategy", "/updateStrategy/type", "--set", "updateStrategy.type=Rolling"),
+		Entry("honorLabels as a string", "/serviceMonitor/honorLabels", "--set-string", "serviceMonitor.honorLabels=yes"),
+		Entry("a runbook base URL that is no URL", "/prometheusRule/runbookBaseURL", "--set", "prometheusRule.runbookBaseURL=docs/runbooks"),
+		Entry("an error-rate threshold in percent", "/prometheusRule/alerts/dcsErrorRate/threshold",
+			"--set", "prometheusRule.alerts.dcsErrorRate.threshold=25"),
+		Entry("a volume mount without a path", "mountPath", "--set", "extraVolumeMounts[0].name=ca"),
 	)
 
 	It("fails helm lint on a typo in a values file", func() {

@@ -19,6 +19,7 @@ package packaging
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"debug/elf"
 	"encoding/json"
 	"os"
@@ -47,7 +48,8 @@ type dockerInstruction struct {
 
 // dockerStage is one FROM and the instructions after it.
 type dockerStage struct {
-	from         string
+	from         string // the image reference, without --platform and AS
+	platform     string // the --platform flag's value, if any
 	instructions []dockerInstruction
 }
 
@@ -75,7 +77,7 @@ func parseDockerfile() []dockerStage {
 		cmd, args, _ := strings.Cut(line, " ")
 		in := dockerInstruction{cmd: strings.ToUpper(cmd), args: strings.TrimSpace(args)}
 		if in.cmd == "FROM" {
-			stages = append(stages, dockerStage{from: in.args})
+			stages = append(stages, parseFrom(in.args))
 			continue
 		}
 		if len(stages) > 0 {
@@ -84,6 +86,42 @@ func parseDockerfile() []dockerStage {
 	}
 	Expect(stages).To(HaveLen(2), "a builder stage and the final image")
 	return stages
+}
+
+// parseFrom reads FROM [--platform=P] IMAGE [AS NAME].
+func parseFrom(args string) dockerStage {
+	var stage dockerStage
+	for _, field := range strings.Fields(args) {
+		if p, ok := strings.CutPrefix(field, "--platform="); ok {
+			stage.platform = p
+			continue
+		}
+		if stage.from == "" {
+			stage.from = field
+		}
+	}
+	return stage
+}
+
+// args returns the stage's ARG instructions as name to default value.
+func (s dockerStage) args() map[string]string {
+	out := map[string]string{}
+	for _, arg := range s.all("ARG") {
+		name, value, _ := strings.Cut(arg, "=")
+		out[name] = value
+	}
+	return out
+}
+
+// labels returns the stage's LABEL key="value" pairs.
+func (s dockerStage) labels() map[string]string {
+	out := map[string]string{}
+	for _, label := range s.all("LABEL") {
+		for _, m := range regexp.MustCompile(`([\w.-]+)="([^"]*)"`).FindAllStringSubmatch(label, -1) {
+			out[m[1]] = m[2]
+		}
+	}
+	return out
 }
 
 // joinContinuations returns the Dockerfile's logical lines, without comments.
@@ -179,10 +217,12 @@ var _ = Describe("The Dockerfile", func() {
 		ws := stageWorkspace(builder)
 		line := goBuildLine(builder)
 
-		// RUN runs its shell form with /bin/sh -c; ARGs are in its environment.
+		// RUN runs its shell form with /bin/sh -c; ARGs are in its environment,
+		// here the build arguments the release workflow passes.
 		cmd := exec.CommandContext(ctx, "/bin/sh", "-c", line)
 		cmd.Dir = ws
-		cmd.Env = append(os.Environ(), "TARGETOS=linux", "TARGETARCH=amd64")
+		cmd.Env = append(os.Environ(), "TARGETOS=linux", "TARGETARCH=amd64", "VERSION="+stampVersion,
+			"COMMIT="+stampCommit, "DATE="+stampDate)
 		cmd.Stdout, cmd.Stderr = GinkgoWriter, GinkgoWriter
 		_, _ = GinkgoWriter.Write([]byte("$ " + line + "\n"))
 		Expect(cmd.Run()).To(Succeed(), "RUN %s", line)
@@ -193,12 +233,48 @@ var _ = Describe("The Dockerfile", func() {
 		Expect(err).NotTo(HaveOccurred())
 		// time/tzdata embeds the zone files; distroless has no /usr/share/zoneinfo.
 		Expect(bytes.Count(data, []byte("TZif"))).To(BeNumerically(">", 300), "the IANA time zone database is embedded")
+		expectStampedStartupLine(ctx, binary)
 	}, SpecTimeout(8*time.Minute))
+
+	It("pins both base images by the digest of their tag", func() {
+		stages := parseDockerfile()
+		digest := `@sha256:[0-9a-f]{64}$`
+		Expect(stages[0].from).To(MatchRegexp(`^golang:\d+\.\d+`+digest), "builder")
+		Expect(stages[1].from).To(MatchRegexp(`^gcr\.io/distroless/static(-debian\d+)?:nonroot`+digest), "final image")
+		// The builder cross-compiles on the build machine's platform: a
+		// multi-arch build (linux/amd64 and linux/arm64) compiles natively.
+		Expect(stages[0].platform).To(Equal("${BUILDPLATFORM}"))
+	})
+
+	It("stamps the version, commit and date from build arguments into the binary and the OCI labels", func() {
+		stages := parseDockerfile()
+		builder, final := stages[0], stages[1]
+		line := goBuildLine(builder)
+		for variable, arg := range map[string]string{"version": "VERSION", "commit": "COMMIT", "date": "DATE"} {
+			Expect(line).To(ContainSubstring("-X github.com/dcs-operator/dcs-backup-operator/internal/version.%s=${%s}", variable, arg))
+			// An ARG is only visible in the stage that declares it.
+			Expect(builder.args()).To(HaveKey(arg), "the builder declares ARG %s", arg)
+			Expect(final.args()).To(HaveKey(arg), "the final stage declares ARG %s for its labels", arg)
+		}
+		Expect(final.labels()).To(Equal(map[string]string{
+			"org.opencontainers.image.title":       "dcs-backup-operator",
+			"org.opencontainers.image.description": "Kubernetes operator that backs up DCS instances (managed Redis of Huawei Cloud and Open Telekom Cloud)",
+			"org.opencontainers.image.source":      "https://github.com/dcs-operator/dcs-backup-operator",
+			"org.opencontainers.image.licenses":    "Apache-2.0",
+			"org.opencontainers.image.version":     "${VERSION}",
+			"org.opencontainers.image.revision":    "${COMMIT}",
+			"org.opencontainers.image.created":     "${DATE}",
+		}))
+		license, err := os.ReadFile(filepath.Join(repoRoot, "LICENSE"))
+		Expect(err).NotTo(HaveOccurred())
+		Expect(string(license)).To(ContainSubstring("Apache License\n                           Version 2.0"), "the licenses label matches LICENSE")
+	})
 
 	It("ships the manager in distroless static, as user 65532, with ENTRYPOINT [\"/manager\"]", func() {
 		stages := parseDockerfile()
 		builder, final := stages[0], stages[1]
 		Expect(final.from).To(MatchRegexp(`^gcr\.io/distroless/static(-debian\d+)?:nonroot(@sha256:[0-9a-f]{64})?$`))
+		Expect(final.platform).To(BeEmpty(), "the final image is of the target platform")
 		Expect(final.last("USER")).To(MatchRegexp(`^65532(:65532)?$`))
 		var entrypoint []string
 		Expect(json.Unmarshal([]byte(final.last("ENTRYPOINT")), &entrypoint)).To(Succeed(), "exec form")
@@ -209,7 +285,7 @@ var _ = Describe("The Dockerfile", func() {
 
 	It("builds with a Go at least as new as go.mod asks for", func() {
 		builder := parseDockerfile()[0]
-		image := regexp.MustCompile(`^golang:(\d+)\.(\d+)`).FindStringSubmatch(strings.Fields(builder.from)[0])
+		image := regexp.MustCompile(`^golang:(\d+)\.(\d+)`).FindStringSubmatch(builder.from)
 		Expect(image).NotTo(BeNil(), "the builder is a golang:X.Y image, not %s", builder.from)
 		gomod, err := os.ReadFile(filepath.Join(repoRoot, "go.mod"))
 		Expect(err).NotTo(HaveOccurred())
@@ -229,6 +305,30 @@ var _ = Describe("The Dockerfile", func() {
 		}
 	})
 })
+
+// Build arguments of the go build spec, unlike any default.
+const (
+	stampVersion = "v9.8.7-packaging-test"
+	stampCommit  = "0123456789abcdef0123456789abcdef01234567"
+	stampDate    = "2026-02-03T04:05:06Z"
+)
+
+// expectStampedStartupLine runs the manager until it fails for want of a
+// cluster, after its first log line, which must report the stamped build.
+func expectStampedStartupLine(ctx context.Context, binary string) {
+	cmd := exec.CommandContext(ctx, binary, "--kubeconfig="+filepath.Join(GinkgoT().TempDir(), "none"))
+	cmd.Env = []string{"HOME=" + GinkgoT().TempDir()}
+	out, err := cmd.CombinedOutput()
+	Expect(err).To(HaveOccurred(), "the manager cannot start without a kubeconfig:\n%s", out)
+	first, _, _ := strings.Cut(string(out), "\n")
+	var line map[string]any
+	Expect(json.Unmarshal([]byte(first), &line)).To(Succeed(), "the first log line is JSON: %s", first)
+	Expect(line).To(And(
+		HaveKeyWithValue("version", stampVersion),
+		HaveKeyWithValue("commit", stampCommit),
+		HaveKeyWithValue("buildDate", stampDate),
+		HaveKeyWithValue("goVersion", HavePrefix("go1."))))
+}
 
 func minorVersion(major, minor string) int {
 	ma, err := strconv.Atoi(major)

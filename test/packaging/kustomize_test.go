@@ -17,6 +17,10 @@ limitations under the License.
 package packaging
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +34,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 )
@@ -48,17 +53,39 @@ func copyConfig() string {
 	return dst
 }
 
-// buildInstaller does what `make build-installer` does, into a temporary
-// file: set the image, build config/default.
+// buildInstaller runs what `make build-installer` runs,
+// hack/kustomize-default.sh, on config (the repository's config/ or a copy)
+// and returns dist/install.yaml's content.
 func buildInstaller(config string) string {
-	_, err := kustomize(filepath.Join(config, "manager"), "edit", "set", "image", "controller="+installerImage)
+	out, err := run(repoRoot, []string{"KUSTOMIZE=" + tools.kustomize},
+		filepath.Join(repoRoot, "hack", "kustomize-default.sh"), installerImage, config)
 	Expect(err).NotTo(HaveOccurred())
-	out := filepath.Join(filepath.Dir(config), "install.yaml")
-	_, err = kustomize(config, "build", "default", "--output", out)
+	return out
+}
+
+// treeDigest hashes every file under dir, names and contents.
+func treeDigest(dir string) string {
+	h := sha256.New()
+	Expect(filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		if err == nil {
+			_, _ = fmt.Fprintf(h, "%s\x00%x\x00", path, sha256.Sum256(data))
+		}
+		return err
+	})).To(Succeed())
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// versionFile is the VERSION file's X.Y.Z.
+func versionFile() string {
+	data, err := os.ReadFile(filepath.Join(repoRoot, "VERSION"))
 	Expect(err).NotTo(HaveOccurred())
-	data, err := os.ReadFile(out)
-	Expect(err).NotTo(HaveOccurred())
-	return string(data)
+	version := strings.TrimSpace(string(data))
+	Expect(version).To(MatchRegexp(`^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$`), "VERSION holds X.Y.Z")
+	return version
 }
 
 // enableOptional uncomments the optional parts of config/default, as its
@@ -119,6 +146,41 @@ var _ = Describe("kustomize (config/)", func() {
 		})
 	})
 
+	It("points config/default at the released image of VERSION, not controller:latest", func() {
+		out, err := kustomize(repoRoot, "build", filepath.Join("config", "default"))
+		Expect(err).NotTo(HaveOccurred())
+		c := managerContainer(as[appsv1.Deployment](parseManifests(out).only("Deployment")).Spec.Template.Spec)
+		Expect(c.Image).To(Equal("ghcr.io/dcs-operator/dcs-backup-operator:v" + versionFile()))
+	})
+
+	It("keeps VERSION, the chart's version and appVersion in step", func() {
+		data, err := os.ReadFile(filepath.Join(chartDir(), "Chart.yaml"))
+		Expect(err).NotTo(HaveOccurred())
+		var chart struct {
+			Version string `json:"version"`
+		}
+		Expect(utilyaml.Unmarshal(data, &chart)).To(Succeed())
+		Expect(chartAppVersion()).To(Equal(versionFile()), "Chart.yaml appVersion")
+		Expect(chart.Version).To(Equal(versionFile()), "Chart.yaml version (make chart-package packages VERSION)")
+	})
+
+	It("builds the installer for any image without changing config/ (make build-installer, make deploy)", func() {
+		config := filepath.Join(repoRoot, "config")
+		before := treeDigest(config)
+		objs := parseManifests(buildInstaller(config))
+		Expect(managerContainer(as[appsv1.Deployment](objs.only("Deployment")).Spec.Template.Spec).Image).To(Equal(installerImage))
+		Expect(treeDigest(config)).To(Equal(before), "config/ is as committed")
+
+		// A build that fails after the image was set leaves its input alone too.
+		broken := copyConfig()
+		Expect(os.WriteFile(filepath.Join(broken, "default", "metrics_service.yaml"), []byte("kind: [\n"), 0o600)).To(Succeed())
+		before = treeDigest(broken)
+		_, err := run(repoRoot, []string{"KUSTOMIZE=" + tools.kustomize},
+			filepath.Join(repoRoot, "hack", "kustomize-default.sh"), installerImage, broken)
+		Expect(err).To(HaveOccurred())
+		Expect(treeDigest(broken)).To(Equal(before), "the input of a failed build is unchanged")
+	})
+
 	It("builds config/default with the optional ServiceMonitor and NetworkPolicy turned on", func() {
 		config := copyConfig()
 		enableOptional(config, "../prometheus", "../network-policy")
@@ -132,6 +194,9 @@ var _ = Describe("kustomize (config/)", func() {
 		Expect(err).NotTo(HaveOccurred())
 		Expect(labels.SelectorFromSet(selector).Matches(labels.Set(svc.Labels))).To(BeTrue(),
 			"the ServiceMonitor selects the metrics Service")
+		endpoints, _, err := unstructured.NestedSlice(monitor.Object, "spec", "endpoints")
+		Expect(err).NotTo(HaveOccurred())
+		Expect(endpoints).To(ConsistOf(HaveKeyWithValue("honorLabels", true)))
 		policy := as[networkingv1.NetworkPolicy](objs.only("NetworkPolicy"))
 		Expect(labels.SelectorFromSet(policy.Spec.PodSelector.MatchLabels).Matches(labels.Set(pod.Labels))).To(BeTrue(),
 			"the NetworkPolicy applies to the manager's pods")

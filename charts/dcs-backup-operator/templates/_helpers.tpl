@@ -88,6 +88,9 @@ args are the manager's command-line flags, one per line.
 {{- define "dcs-backup-operator.args" -}}
 {{- if .Values.leaderElection.enabled }}
 - --leader-elect
+- --leader-election-lease-duration={{ .Values.leaderElection.leaseDuration }}
+- --leader-election-renew-deadline={{ .Values.leaderElection.renewDeadline }}
+- --leader-election-retry-period={{ .Values.leaderElection.retryPeriod }}
 {{- end }}
 {{- if .Values.metrics.enabled }}
 - --metrics-bind-address=:{{ int .Values.metrics.port }}
@@ -127,4 +130,56 @@ selector and the comma-separated labels to keep.
 sum by ({{ $by }}) (increase({{ $selector }}[1h])) > 0
 or
 sum by ({{ $by }}) ({{ $selector }} unless {{ $selector }} offset 1h) > 0
+{{- end }}
+
+{{/*
+updateStrategy is the Deployment's strategy: updateStrategy when set, else
+RollingUpdate that starts the new pod before stopping the old one when leader
+election keeps them from working at the same time, else Recreate. Without
+leader election two managers must never run at once: more than one replica
+and a rolling update both fail the install.
+*/}}
+{{- define "dcs-backup-operator.updateStrategy" -}}
+{{- $strategy := .Values.updateStrategy }}
+{{- if not .Values.leaderElection.enabled }}
+{{- if gt (int .Values.replicaCount) 1 }}
+{{- fail "replicaCount > 1 needs leaderElection.enabled: without a lease every replica would reconcile, and two managers can create two backups for one DCSBackup" }}
+{{- end }}
+{{- if eq (dig "type" "" $strategy) "RollingUpdate" }}
+{{- fail "updateStrategy.type RollingUpdate needs leaderElection.enabled: without a lease the old and the new manager would both reconcile during the rollout; use Recreate" }}
+{{- end }}
+{{- end }}
+{{- if $strategy }}
+{{- toYaml $strategy }}
+{{- else if .Values.leaderElection.enabled }}
+type: RollingUpdate
+rollingUpdate:
+  maxSurge: 1
+  maxUnavailable: 0
+{{- else }}
+type: Recreate
+{{- end }}
+{{- end }}
+
+{{/*
+pdbEnabled is "true" when the chart creates a PodDisruptionBudget:
+podDisruptionBudget.enabled when set, else whether there is more than one
+replica.
+*/}}
+{{- define "dcs-backup-operator.pdbEnabled" -}}
+{{- $enabled := .Values.podDisruptionBudget.enabled }}
+{{- if kindIs "invalid" $enabled }}
+{{- gt (int .Values.replicaCount) 1 }}
+{{- else }}
+{{- $enabled }}
+{{- end }}
+{{- end }}
+
+{{/*
+runbookURL is the runbook page of an alert. Arguments: the root context and
+the alert name.
+*/}}
+{{- define "dcs-backup-operator.runbookURL" -}}
+{{- $root := index . 0 }}
+{{- printf "%s/%s.md" (trimSuffix "/" $root.Values.prometheusRule.runbookBaseURL) (index . 1) }}
 {{- end }}
