@@ -18,13 +18,16 @@ package controller
 
 import (
 	"context"
+	"math"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
+	"github.com/dcs-operator/dcs-backup-operator/internal/instance"
 )
 
 // Metric label names shared by several metrics.
@@ -98,7 +101,67 @@ var (
 	}, []string{labelNamespace, labelSchedule})
 )
 
+// budgetCollector reports, at scrape time, the DCS request budget and the
+// coordinator's background reads: the coordinator and the limiter keep the
+// counts, so the figures are the live ones and cost nothing between
+// scrapes. The last manager set up in the process is reported (tests run
+// several).
+type budgetCollector struct {
+	coord atomic.Pointer[instance.Coordinator]
+}
+
+var budgetMetrics = &budgetCollector{}
+
+var (
+	budgetRequestsDesc = prometheus.NewDesc("dcs_backup_operator_dcs_budget_requests_total",
+		"DCS requests the client-side budget let through, by class: foreground (work users wait for) and "+
+			"background (reads of idle instances).", []string{"class"}, nil)
+	budgetRateDesc = prometheus.NewDesc("dcs_backup_operator_dcs_budget_requests_per_second",
+		"The DCS request budget per endpoint and project, by class: all requests (foreground) and the share "+
+			"background reads may use.", []string{"class"}, nil)
+	observedDesc = prometheus.NewDesc("dcs_backup_operator_observed_instances",
+		"DCS instances whose lists the operator reads in the background, by state: active (a backup or restore "+
+			"in the last hour, read every --restore-poll-interval) or idle.", []string{"project", "state"}, nil)
+	observationIntervalDesc = prometheus.NewDesc("dcs_backup_operator_observation_interval_seconds",
+		"The current interval between two background reads of an idle instance's restores, per project.",
+		[]string{"project"}, nil)
+)
+
+func (b *budgetCollector) use(c *instance.Coordinator) { b.coord.Store(c) }
+
+func (b *budgetCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- budgetRequestsDesc
+	ch <- budgetRateDesc
+	ch <- observedDesc
+	ch <- observationIntervalDesc
+}
+
+func (b *budgetCollector) Collect(ch chan<- prometheus.Metric) {
+	c := b.coord.Load()
+	if c == nil {
+		return
+	}
+	var fg, bg int64
+	for _, u := range c.Budget().Usage() {
+		fg += u.Foreground
+		bg += u.Background
+	}
+	ch <- prometheus.MustNewConstMetric(budgetRequestsDesc, prometheus.CounterValue, float64(fg), dcs.Foreground.String())
+	ch <- prometheus.MustNewConstMetric(budgetRequestsDesc, prometheus.CounterValue, float64(bg), dcs.Background.String())
+	if rate := c.Budget().Rate(); !math.IsInf(rate, 1) {
+		ch <- prometheus.MustNewConstMetric(budgetRateDesc, prometheus.GaugeValue, rate, dcs.Foreground.String())
+		ch <- prometheus.MustNewConstMetric(budgetRateDesc, prometheus.GaugeValue, c.Budget().BackgroundRate(),
+			dcs.Background.String())
+	}
+	for _, g := range c.Observed() {
+		ch <- prometheus.MustNewConstMetric(observedDesc, prometheus.GaugeValue, float64(g.Active), g.Project, "active")
+		ch <- prometheus.MustNewConstMetric(observedDesc, prometheus.GaugeValue, float64(g.Idle), g.Project, "idle")
+		ch <- prometheus.MustNewConstMetric(observationIntervalDesc, prometheus.GaugeValue, g.IdleInterval.Seconds(), g.Project)
+	}
+}
+
 func init() {
+	metrics.Registry.MustRegister(budgetMetrics)
 	metrics.Registry.MustRegister(backupsTotal, backupDuration, dcsRequestsTotal, lastSuccessTimestamp,
 		scheduleLastSuccess, scheduleFresh, scheduleRunsTotal, scheduleMissedRuns, restoresTotal, restoreDuration)
 }
