@@ -261,12 +261,6 @@ func restoredCondition(r backupv1alpha1.RestoreRecord) (metav1.ConditionStatus, 
 			orDefault(r.Progress, "0"))
 }
 
-// restoreRunning says whether a restore (the latest of a list, newest
-// first) has not finished yet.
-func restoreRunning(rs ...backupv1alpha1.RestoreRecord) bool {
-	return len(rs) > 0 && rs[0].Status != string(dcs.RestoreSucceeded) && rs[0].Status != string(dcs.RestoreFailed)
-}
-
 // setCondition sets a condition with the resource's generation. The
 // transition time comes from the controller's clock and only moves when the
 // status changes.

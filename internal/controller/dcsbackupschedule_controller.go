@@ -104,7 +104,12 @@ type schedulePass struct {
 func (r *DCSBackupScheduleReconciler) newPass(s *backupv1alpha1.DCSBackupSchedule) *schedulePass {
 	p := &schedulePass{r: r, orig: s.DeepCopy(), s: s, obj: scheduleObject(client.ObjectKeyFromObject(s)),
 		key: instanceKeyFor(s.Spec.Template.Spec), now: r.deps.Clock.Now()}
-	r.deps.Coordinator.Track(p.obj, s.UID, p.key)
+	if isFleet(s) {
+		// A fleet acts on its instances through its children only.
+		r.deps.Coordinator.Track(p.obj, s.UID)
+	} else {
+		r.deps.Coordinator.Track(p.obj, s.UID, p.key)
+	}
 	return p
 }
 
@@ -128,6 +133,9 @@ func (p *schedulePass) run(ctx context.Context) time.Duration {
 	if err := p.loadChildren(ctx); err != nil {
 		log.FromContext(ctx).Error(err, "listing the schedule's backups")
 		return p.fail(errorBackoffBase, errorBackoffLimit)
+	}
+	if isFleet(p.s) {
+		return p.runFleet(ctx)
 	}
 	p.observeChildren()
 	p.prune(ctx)
@@ -271,8 +279,10 @@ func (p *schedulePass) watchRestores(ctx context.Context) {
 	p.coord().Watch(instance.Watch{
 		Object: p.obj, UID: s.UID, Key: p.key,
 		Connect: func(ctx context.Context) (dcs.API, error) { return connector.Connect(ctx, ns, conn) },
-		Digest:  func(restores []dcs.Restore, _ []dcs.Backup) uint64 { return latestRestoreDigest(latestRestore(restores)) },
-		Shown:   latestRestoreDigest(s.Status.LastRestore),
+		Digest: func(restores []dcs.Restore, _ []dcs.Backup) uint64 {
+			return latestRestoreDigest(latestRestore(restores))
+		},
+		Shown: latestRestoreDigest(s.Status.LastRestore),
 	})
 	if err := p.coord().ObservationError(p.key); err != nil {
 		log.FromContext(ctx).V(1).Info("reading restore records", "error", err.Error())

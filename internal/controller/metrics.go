@@ -35,6 +35,7 @@ const (
 	labelNamespace = "namespace"
 	labelSchedule  = "schedule"
 	labelResult    = "result"
+	labelInstance  = "instance_id"
 )
 
 // Metrics on the manager's metrics endpoint. Names are part of the
@@ -60,7 +61,7 @@ var (
 	lastSuccessTimestamp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "dcs_backup_operator_last_success_timestamp_seconds",
 		Help: "Completion time (Unix seconds) of the latest successful backup per DCS instance.",
-	}, []string{"instance_id"})
+	}, []string{labelInstance})
 )
 
 // Restore metrics.
@@ -94,6 +95,16 @@ var (
 		Name: "dcs_backup_operator_schedule_runs_total",
 		Help: "Finished runs of a schedule by result (succeeded, failed).",
 	}, []string{labelNamespace, labelSchedule, labelResult})
+
+	scheduleInstanceLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dcs_backup_operator_schedule_instance_last_success_timestamp_seconds",
+		Help: "Completion time (Unix seconds) of the latest successful backup of each instance of a fleet schedule.",
+	}, []string{labelNamespace, labelSchedule, labelInstance})
+
+	scheduleInstanceFresh = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dcs_backup_operator_schedule_instance_fresh",
+		Help: "1 when an instance of a fleet schedule had a successful backup within two scheduled intervals, else 0.",
+	}, []string{labelNamespace, labelSchedule, labelInstance})
 
 	scheduleMissedRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dcs_backup_operator_schedule_missed_runs_total",
@@ -163,7 +174,8 @@ func (b *budgetCollector) Collect(ch chan<- prometheus.Metric) {
 func init() {
 	metrics.Registry.MustRegister(budgetMetrics)
 	metrics.Registry.MustRegister(backupsTotal, backupDuration, dcsRequestsTotal, lastSuccessTimestamp,
-		scheduleLastSuccess, scheduleFresh, scheduleRunsTotal, scheduleMissedRuns, restoresTotal, restoreDuration)
+		scheduleLastSuccess, scheduleFresh, scheduleRunsTotal, scheduleMissedRuns,
+		scheduleInstanceLastSuccess, scheduleInstanceFresh, restoresTotal, restoreDuration)
 }
 
 // setLastSuccess records the completion of a successful backup of an
@@ -179,6 +191,8 @@ func forgetScheduleMetrics(namespace, name string) {
 	scheduleFresh.DeletePartialMatch(labels)
 	scheduleRunsTotal.DeletePartialMatch(labels)
 	scheduleMissedRuns.DeletePartialMatch(labels)
+	scheduleInstanceLastSuccess.DeletePartialMatch(labels)
+	scheduleInstanceFresh.DeletePartialMatch(labels)
 }
 
 // observeDCS counts one DCS call.

@@ -221,37 +221,42 @@ func (c *Coordinator) CachedRecords(key Key) ([]dcs.Backup, time.Time, bool) {
 // changed. It is called whenever a list of the instance was read, by the
 // background reads or by any object.
 func (c *Coordinator) noteChange(key Key) {
-	type wakeup struct {
-		wake func(types.NamespacedName)
-		name types.NamespacedName
-	}
-	var wakes []wakeup
 	c.mu.Lock()
-	inst, ok := c.instances[key]
-	if ok && inst.obs != nil {
-		var records []dcs.Backup
-		if inst.records.valid {
-			records = inst.records.items
-		}
-		for obj := range inst.obs.watchers {
-			st := c.objects[obj]
-			if st == nil || st.watch == nil {
-				continue
-			}
-			d := st.watch.w.Digest(inst.restores.items, records)
-			if d == st.watch.digest {
-				continue
-			}
-			st.watch.digest = d
-			if k, found := c.kinds[obj.Kind]; found && k.wake != nil {
-				wakes = append(wakes, wakeup{wake: k.wake, name: obj.NamespacedName})
-			}
-		}
-	}
+	wakes := c.changedWatchersLocked(key)
 	c.mu.Unlock()
 	for _, w := range wakes {
-		w.wake(w.name)
+		w()
 	}
+}
+
+// changedWatchersLocked recomputes the digests of an instance's watchers
+// and returns the wake-ups of those whose digest changed. Callers hold c.mu.
+func (c *Coordinator) changedWatchersLocked(key Key) []func() {
+	inst, ok := c.instances[key]
+	if !ok || inst.obs == nil {
+		return nil
+	}
+	var records []dcs.Backup
+	if inst.records.valid {
+		records = inst.records.items
+	}
+	var wakes []func()
+	for obj := range inst.obs.watchers {
+		st := c.objects[obj]
+		if st == nil || st.watch == nil {
+			continue
+		}
+		d := st.watch.w.Digest(inst.restores.items, records)
+		if d == st.watch.digest {
+			continue
+		}
+		st.watch.digest = d
+		if k, found := c.kinds[obj.Kind]; found && k.wake != nil {
+			wake, name := k.wake, obj.NamespacedName
+			wakes = append(wakes, func() { wake(name) })
+		}
+	}
+	return wakes
 }
 
 // wakeAll wakes every watcher of an instance (the state of its reads
@@ -282,7 +287,7 @@ func (c *Coordinator) kick() {
 	}
 }
 
-// NeedLeaderElection: only the leader reads (and wakes objects).
+// NeedLeaderElection says that only the leader reads (and wakes objects).
 func (c *Coordinator) NeedLeaderElection() bool { return true }
 
 // Start runs the background reads until ctx ends (a manager Runnable).
