@@ -125,11 +125,12 @@ var budgetMetrics = &budgetCollector{}
 
 var (
 	budgetRequestsDesc = prometheus.NewDesc("dcs_backup_operator_dcs_budget_requests_total",
-		"DCS requests the client-side budget let through, by class: foreground (work users wait for) and "+
-			"background (reads of idle instances).", []string{"class"}, nil)
+		"DCS requests the client-side budget let through, by class: start (creates, restores, imports, "+
+			"deletes), foreground (polls users wait for) and background (reads of idle instances).",
+		[]string{"class"}, nil)
 	budgetRateDesc = prometheus.NewDesc("dcs_backup_operator_dcs_budget_requests_per_second",
-		"The DCS request budget per endpoint and project, by class: all requests (foreground) and the share "+
-			"background reads may use.", []string{"class"}, nil)
+		"The DCS request budget per endpoint and project: all requests (class foreground) and the share "+
+			"background reads may use (class background).", []string{"class"}, nil)
 	observedDesc = prometheus.NewDesc("dcs_backup_operator_observed_instances",
 		"DCS instances whose lists the operator reads in the background, by state: active (a backup or restore "+
 			"in the last hour, read every --restore-poll-interval) or idle.", []string{"project", "state"}, nil)
@@ -152,13 +153,15 @@ func (b *budgetCollector) Collect(ch chan<- prometheus.Metric) {
 	if c == nil {
 		return
 	}
-	var fg, bg int64
+	admitted := map[dcs.Priority]int64{}
 	for _, u := range c.Budget().Usage() {
-		fg += u.Foreground
-		bg += u.Background
+		for p, n := range u.Admitted {
+			admitted[p] += n
+		}
 	}
-	ch <- prometheus.MustNewConstMetric(budgetRequestsDesc, prometheus.CounterValue, float64(fg), dcs.Foreground.String())
-	ch <- prometheus.MustNewConstMetric(budgetRequestsDesc, prometheus.CounterValue, float64(bg), dcs.Background.String())
+	for _, p := range []dcs.Priority{dcs.Start, dcs.Foreground, dcs.Background} {
+		ch <- prometheus.MustNewConstMetric(budgetRequestsDesc, prometheus.CounterValue, float64(admitted[p]), p.String())
+	}
 	if rate := c.Budget().Rate(); !math.IsInf(rate, 1) {
 		ch <- prometheus.MustNewConstMetric(budgetRateDesc, prometheus.GaugeValue, rate, dcs.Foreground.String())
 		ch <- prometheus.MustNewConstMetric(budgetRateDesc, prometheus.GaugeValue, c.Budget().BackgroundRate(),

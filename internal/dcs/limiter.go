@@ -35,24 +35,38 @@ func DefaultLimiter() *Limiter {
 	return defaultLimiter
 }
 
-// Priority is the class of a request in the budget: work a user waits for
-// (creates, polls of running backups and restores) goes before background
-// observation (restore lists of finished backups, record re-checks).
+// Priority is the class of a request in the budget. Higher classes go
+// first: a request waits while one of a higher class is queued.
+//
+//   - Start: requests that start or stop work in DCS (create a backup, a
+//     restore, an import, delete a backup). The client gives them this
+//     class by itself. Starting 2,000 backups of a fleet before polling the
+//     first ones shortens the whole run: DCS runs them in parallel, and a
+//     finished backup seen a little later costs nothing.
+//   - Foreground: work a user waits for, the default: polls of running
+//     backups and restores.
+//   - Background: observation of idle instances (restore lists of finished
+//     backups, record re-checks). It uses at most the limiter's background
+//     share of the budget.
 type Priority int
 
 const (
+	// Background is observation of idle instances.
+	Background Priority = iota
 	// Foreground is work a user waits for; the default.
-	Foreground Priority = iota
-	// Background is observation of idle instances. It uses at most the
-	// limiter's background share of the budget, and only when no
-	// foreground request waits.
-	Background
+	Foreground
+	// Start is a request that starts or stops work in DCS.
+	Start
+	numPriorities
 )
 
-// String is the class's name in metrics: foreground or background.
+// String is the class's name in metrics.
 func (p Priority) String() string {
-	if p == Background {
+	switch p {
+	case Background:
 		return "background"
+	case Start:
+		return "start"
 	}
 	return "foreground"
 }
@@ -94,18 +108,18 @@ type Limiter struct {
 type limiterKey struct{ endpoint, project string }
 
 // budget is the token bucket of one endpoint and project, with the
-// background class's own, smaller bucket and the count of foreground
-// requests waiting, which background requests give way to.
+// background class's own, smaller bucket and the count of requests waiting
+// per class, which requests of lower classes give way to.
 type budget struct {
 	all        *rate.Limiter
 	background *rate.Limiter
 
-	mu        sync.Mutex
-	fgWaiting int
-	// fgIdle is closed when no foreground request waits any more.
-	fgIdle chan struct{}
+	mu      sync.Mutex
+	waiting [numPriorities]int
+	// idle[p] is closed when no request of class p waits any more.
+	idle [numPriorities]chan struct{}
 
-	admitted [2]atomic.Int64
+	admitted [numPriorities]atomic.Int64
 }
 
 // NewLimiter returns a limiter with rps requests per second and the given
@@ -169,10 +183,10 @@ func (l *Limiter) Bucket(endpoint, projectID string) *rate.Limiter {
 }
 
 // BudgetUsage is what the limiter let through for one endpoint and
-// project.
+// project, per class.
 type BudgetUsage struct {
-	Endpoint, Project      string
-	Foreground, Background int64
+	Endpoint, Project string
+	Admitted          map[Priority]int64
 }
 
 // Usage lists the requests let through per endpoint and project.
@@ -181,23 +195,25 @@ func (l *Limiter) Usage() []BudgetUsage {
 	defer l.mu.Unlock()
 	out := make([]BudgetUsage, 0, len(l.budgets))
 	for k, b := range l.budgets {
-		out = append(out, BudgetUsage{Endpoint: k.endpoint, Project: k.project,
-			Foreground: b.admitted[Foreground].Load(), Background: b.admitted[Background].Load()})
+		u := BudgetUsage{Endpoint: k.endpoint, Project: k.project, Admitted: map[Priority]int64{}}
+		for p := range numPriorities {
+			u.Admitted[p] = b.admitted[p].Load()
+		}
+		out = append(out, u)
 	}
 	return out
 }
 
-// Admitted returns how many requests of each class the limiter let through
+// Admitted returns how many requests of a class the limiter let through
 // for an endpoint and project.
-func (l *Limiter) Admitted(endpoint, projectID string) (foreground, background int64) {
-	b := l.budget(endpoint, projectID)
-	return b.admitted[Foreground].Load(), b.admitted[Background].Load()
+func (l *Limiter) Admitted(endpoint, projectID string, p Priority) int64 {
+	return l.budget(endpoint, projectID).admitted[p].Load()
 }
 
 // Wait blocks until a request to endpoint/projectID may be sent, or fails
-// at once if ctx ends first or its deadline is too close. A background
-// request (WithPriority) first takes from the background bucket, then waits
-// while foreground requests queue, then takes from the common bucket.
+// at once if ctx ends first or its deadline is too close. A request waits
+// while requests of a higher class (WithPriority) are queued; a background
+// request first takes from the background bucket.
 func (l *Limiter) Wait(ctx context.Context, endpoint, projectID string) error {
 	b := l.budget(endpoint, projectID)
 	p := PriorityOf(ctx)
@@ -205,12 +221,11 @@ func (l *Limiter) Wait(ctx context.Context, endpoint, projectID string) error {
 		if err := b.background.Wait(ctx); err != nil {
 			return err
 		}
-		if err := b.giveWay(ctx); err != nil {
-			return err
-		}
-	} else {
-		b.enterForeground()
-		defer b.leaveForeground()
+	}
+	b.enter(p)
+	defer b.leave(p)
+	if err := b.giveWay(ctx, p); err != nil {
+		return err
 	}
 	if err := b.all.Wait(ctx); err != nil {
 		return err
@@ -219,35 +234,41 @@ func (l *Limiter) Wait(ctx context.Context, endpoint, projectID string) error {
 	return nil
 }
 
-func (b *budget) enterForeground() {
+func (b *budget) enter(p Priority) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.fgWaiting == 0 {
-		b.fgIdle = make(chan struct{})
+	if b.waiting[p] == 0 {
+		b.idle[p] = make(chan struct{})
 	}
-	b.fgWaiting++
+	b.waiting[p]++
 }
 
-func (b *budget) leaveForeground() {
+func (b *budget) leave(p Priority) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	b.fgWaiting--
-	if b.fgWaiting == 0 {
-		close(b.fgIdle)
+	b.waiting[p]--
+	if b.waiting[p] == 0 {
+		close(b.idle[p])
 	}
 }
 
-// giveWay waits until no foreground request waits.
-func (b *budget) giveWay(ctx context.Context) error {
+// giveWay waits until no request of a class above p waits.
+func (b *budget) giveWay(ctx context.Context, p Priority) error {
 	for {
+		var busy chan struct{}
 		b.mu.Lock()
-		waiting, idle := b.fgWaiting, b.fgIdle
+		for q := numPriorities - 1; q > p; q-- {
+			if b.waiting[q] > 0 {
+				busy = b.idle[q]
+				break
+			}
+		}
 		b.mu.Unlock()
-		if waiting == 0 {
+		if busy == nil {
 			return nil
 		}
 		select {
-		case <-idle:
+		case <-busy:
 		case <-ctx.Done():
 			return ctx.Err()
 		}

@@ -21,11 +21,11 @@ func TestBackgroundRequestsGiveWayToForegroundOnes(t *testing.T) {
 	fgQueued := make(chan struct{})
 	go func() {
 		b := l.budget("e", "p")
-		b.enterForeground() // as Wait does, so the test knows it queued
+		b.enter(Foreground) // as Wait does, so the test knows it queued
 		close(fgQueued)
 		err := b.all.Wait(ctx)
 		b.admitted[Foreground].Add(1)
-		b.leaveForeground()
+		b.leave(Foreground)
 		if err == nil {
 			order <- Foreground
 		}
@@ -42,9 +42,39 @@ func TestBackgroundRequestsGiveWayToForegroundOnes(t *testing.T) {
 	if second := <-order; second != Background {
 		t.Fatalf("got %s, want the background request after it", second)
 	}
-	if fg, bg := l.Admitted("e", "p"); fg != 2 || bg != 1 {
+	if fg, bg := l.Admitted("e", "p", Foreground), l.Admitted("e", "p", Background); fg != 2 || bg != 1 {
 		t.Fatalf("admitted %d foreground, %d background; want 2, 1", fg, bg)
 	}
+}
+
+func TestStartingWorkGoesBeforePolls(t *testing.T) {
+	l := NewLimiter(5, 1)
+	ctx := context.Background()
+	if err := l.Wait(ctx, "e", "p"); err != nil {
+		t.Fatal(err)
+	}
+	order := make(chan Priority, 2)
+	startQueued := make(chan struct{})
+	go func() {
+		b := l.budget("e", "p")
+		b.enter(Start)
+		close(startQueued)
+		err := b.all.Wait(ctx)
+		b.leave(Start)
+		if err == nil {
+			order <- Start
+		}
+	}()
+	<-startQueued
+	go func() {
+		if err := l.Wait(ctx, "e", "p"); err == nil {
+			order <- Foreground
+		}
+	}()
+	if first := <-order; first != Start {
+		t.Fatalf("%s went first, want the create", first)
+	}
+	<-order
 }
 
 func TestBackgroundShareOfTheBudget(t *testing.T) {
