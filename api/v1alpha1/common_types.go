@@ -191,6 +191,9 @@ const (
 	// ReasonCreateFailed: the API server refused a DCSBackup of the
 	// schedule (a quota, an admission policy); the run is retried.
 	ReasonCreateFailed = "CreateFailed"
+	// ReasonNoInstancesSelected: no instance carries the tags of a fleet
+	// schedule's instanceSelector.
+	ReasonNoInstancesSelected = "NoInstancesSelected"
 
 	// LastBackupSucceeded and Fresh reasons.
 	ReasonNoBackupYet      = "NoBackupYet"
@@ -211,6 +214,10 @@ const (
 	// with its own UID, so one re-created under the same name leaves the
 	// backups of the one before alone.
 	LabelScheduleUID = "backup.dcs-operator.dev/schedule-uid"
+	// LabelInstance is set on the DCSBackups a schedule creates: the DCS
+	// instance they back up (a fleet schedule's retention and freshness
+	// are per instance).
+	LabelInstance = "backup.dcs-operator.dev/instance"
 	// LabelRestore is set on the pre-restore backup of a DCSRestore; its
 	// value is the restore's name.
 	LabelRestore = "backup.dcs-operator.dev/restore"

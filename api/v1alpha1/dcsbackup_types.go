@@ -70,12 +70,14 @@ const (
 // it up.
 // +kubebuilder:validation:XValidation:rule="!(has(self.connection.apiVersion) && self.connection.apiVersion == 'v1' && has(self.format) && self.format == 'aof')",message="format: aof needs connection.apiVersion v2 (the v1.0 API cannot choose the format)",fieldPath=".format"
 type DCSBackupTemplateSpec struct {
-	// instanceID is the ID of the DCS instance to back up.
-	// +required
+	// instanceID is the ID of the DCS instance to back up. Required on a
+	// DCSBackup; in a schedule's template, set it or the schedule's
+	// instanceSelector.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^[0-9a-zA-Z][0-9a-zA-Z-]*$`
-	InstanceID string `json:"instanceID"`
+	InstanceID string `json:"instanceID,omitempty"`
 
 	// connection says how to reach DCS: project, region or endpoint, API
 	// version and credentials.
@@ -103,7 +105,8 @@ type DCSBackupTemplateSpec struct {
 }
 
 // DCSBackupSpec is the desired backup.
-// +kubebuilder:validation:XValidation:rule="self.instanceID == oldSelf.instanceID",message="instanceID is immutable",fieldPath=".instanceID"
+// +kubebuilder:validation:XValidation:rule="has(self.instanceID)",message="spec.instanceID is required: the DCS instance to back up",fieldPath=".instanceID"
+// +kubebuilder:validation:XValidation:rule="has(self.instanceID) == has(oldSelf.instanceID) && (!has(self.instanceID) || self.instanceID == oldSelf.instanceID)",message="instanceID is immutable",fieldPath=".instanceID"
 // +kubebuilder:validation:XValidation:rule="self.connection == oldSelf.connection",message="connection is immutable",fieldPath=".connection"
 // +kubebuilder:validation:XValidation:rule="(has(self.format) ? self.format : 'rdb') == (has(oldSelf.format) ? oldSelf.format : 'rdb')",message="format is immutable",fieldPath=".format"
 // +kubebuilder:validation:XValidation:rule="has(self.remark) == has(oldSelf.remark) && (!has(self.remark) || self.remark == oldSelf.remark)",message="remark is immutable",fieldPath=".remark"

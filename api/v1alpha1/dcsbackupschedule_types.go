@@ -60,6 +60,8 @@ type DCSBackupTemplate struct {
 }
 
 // DCSBackupScheduleSpec is the desired schedule.
+// +kubebuilder:validation:XValidation:rule="has(self.instanceSelector) != has(self.template.spec.instanceID)",message="set exactly one of spec.instanceSelector (a fleet of instances by their tags) and spec.template.spec.instanceID (one instance)"
+// +kubebuilder:validation:XValidation:rule="!has(self.startWindow) || has(self.instanceSelector)",message="spec.startWindow spreads the backups of a fleet: it needs spec.instanceSelector",fieldPath=".startWindow"
 type DCSBackupScheduleSpec struct {
 	// schedule in cron format: five fields (minute hour day-of-month month
 	// day-of-week) or a macro such as @daily or @hourly. Set the time zone
@@ -107,6 +109,61 @@ type DCSBackupScheduleSpec struct {
 	// template of the DCSBackups this schedule creates.
 	// +required
 	Template DCSBackupTemplate `json:"template"`
+
+	// instanceSelector backs up every instance of the template's project
+	// that carries the given DCS tags, instead of the one instance of
+	// template.spec.instanceID: a fleet. Each run makes one DCSBackup per
+	// selected instance that can be backed up; instances tagged later are
+	// picked up at the next run.
+	// +optional
+	InstanceSelector *InstanceSelector `json:"instanceSelector,omitempty"`
+
+	// startWindow spreads the backups of one run of a fleet over this long
+	// after the slot (a Go duration such as 30m), each instance at a stable
+	// offset, instead of starting them all at the slot.
+	// +optional
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$`
+	StartWindow *metav1.Duration `json:"startWindow,omitempty"`
+}
+
+// InstanceSelector selects DCS instances by their tags.
+type InstanceSelector struct {
+	// tags an instance must all carry, as key: value (DCS instance tags,
+	// the list's tags=key=value filter).
+	// +required
+	// +kubebuilder:validation:MinProperties=1
+	// +kubebuilder:validation:MaxProperties=10
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !k.contains(',') && !k.contains('=') && !self[k].contains(','))",message="instanceSelector.tags: keys cannot contain ',' or '=' and values cannot contain ','"
+	Tags map[string]string `json:"tags"`
+}
+
+// ScheduleInstance is what a fleet schedule knows of one selected instance.
+type ScheduleInstance struct {
+	// instanceID is the DCS instance.
+	InstanceID string `json:"instanceID"`
+	// name is the instance's name in DCS.
+	// +optional
+	Name string `json:"name,omitempty"`
+	// since is when the schedule first selected the instance: it is not
+	// overdue before two scheduled intervals have passed since.
+	// +optional
+	Since *metav1.Time `json:"since,omitempty"`
+	// lastSuccessfulTime is when the latest successful backup of the
+	// instance by this schedule completed.
+	// +optional
+	LastSuccessfulTime *metav1.Time `json:"lastSuccessfulTime,omitempty"`
+	// lastSuccessfulBackup is the name of that DCSBackup.
+	// +optional
+	LastSuccessfulBackup string `json:"lastSuccessfulBackup,omitempty"`
+	// fresh is false when no successful backup of the instance came within
+	// the last two scheduled intervals.
+	Fresh bool `json:"fresh"`
+	// skipped says why the schedule makes no backups of the instance: it
+	// is not RUNNING, it is single-node, or it no longer carries the tags
+	// (or was deleted); its backups are kept.
+	// +optional
+	Skipped string `json:"skipped,omitempty"`
 }
 
 // DCSBackupScheduleStatus is the observed state of a schedule.
@@ -137,6 +194,19 @@ type DCSBackupScheduleStatus struct {
 	// +optional
 	// +listType=atomic
 	Active []corev1.LocalObjectReference `json:"active,omitempty"`
+
+	// instances are the instances a fleet schedule (instanceSelector)
+	// selected, with their latest success and freshness, and the reason
+	// for those it skips.
+	// +optional
+	// +listType=map
+	// +listMapKey=instanceID
+	// +kubebuilder:validation:MaxItems=10000
+	Instances []ScheduleInstance `json:"instances,omitempty"`
+
+	// instancesListedAt is when the fleet's instances were last listed.
+	// +optional
+	InstancesListedAt *metav1.Time `json:"instancesListedAt,omitempty"`
 
 	// lastRestore is the latest restore on the instance, whoever started it.
 	// +optional

@@ -98,6 +98,7 @@ func (h *harness) runAll(ctx context.Context) (*results, error) {
 		{scenarioScaling, h.scalingScenario},
 		{scenarioFleet, h.fleetScenario},
 		{scenarioIdle, h.idleScenario},
+		{scenarioFleetScale, h.fleetScaleScenario},
 	}
 	for _, s := range steps {
 		if !h.cfg.scenarios[s.name] {
@@ -126,6 +127,12 @@ type runEnv struct {
 // newRun makes a namespace with the credentials Secret and starts a
 // simulator serving instances.
 func (h *harness) newRun(ctx context.Context, name string, instances []string, backupDuration time.Duration) (*runEnv, error) {
+	return h.newRunWith(ctx, name, instances, backupDuration)
+}
+
+// newRunWith is newRun with extra flags for the simulator.
+func (h *harness) newRunWith(ctx context.Context, name string, instances []string, backupDuration time.Duration,
+	simArgs ...string) (*runEnv, error) {
 	h.mu.Lock()
 	h.seq++
 	ns := name + "-" + strconv.Itoa(h.seq)
@@ -140,6 +147,7 @@ func (h *harness) newRun(ctx context.Context, name string, instances []string, b
 		BackupDuration: backupDuration,
 		RateLimit:      h.cfg.gatewayRPS,
 		RateBurst:      h.cfg.gatewayBurst,
+		ExtraArgs:      simArgs,
 		LogPath:        h.env.Path(ns + "-dcs-simulator.log"),
 	})
 	if err != nil {

@@ -72,7 +72,7 @@ func (h *harness) idleScenario(ctx context.Context, res *results) error {
 	ir := &idleResult{Backups: n * idleBackupsPerInstance, Instances: n}
 	h.logf("idle: making %d finished backups over %d instances", ir.Backups, n)
 	setupStart := time.Now()
-	if err := r.seedIdle(ctx, ids); err != nil {
+	if err := r.seedFinished(ctx, ids, idleBackupsPerInstance); err != nil {
 		return err
 	}
 	ir.SetupSeconds = round(time.Since(setupStart).Seconds(), 1)
@@ -85,13 +85,13 @@ func (h *harness) idleScenario(ctx context.Context, res *results) error {
 	return nil
 }
 
-// seedIdle makes idleBackupsPerInstance finished cloud backups per instance
-// (through the simulator's admin API, as automatic backups, so that the
-// gateway limit is not spent on setup), and a DCSBackup for each with the
-// status the operator gives a finished backup, before the manager starts.
-func (r *runEnv) seedIdle(ctx context.Context, ids []string) error {
+// seedFinished makes per finished cloud backups per instance (through the
+// simulator's admin API, as automatic backups, so that the gateway limit is
+// not spent on setup), and a DCSBackup for each with the status the
+// operator gives a finished backup, before the manager starts.
+func (r *runEnv) seedFinished(ctx context.Context, ids []string, per int) error {
 	err := forEach(ctx, 64, ids, func(ctx context.Context, id string) error {
-		for range idleBackupsPerInstance {
+		for range per {
 			if err := r.sim.Admin(ctx, http.MethodPost, "auto-backups", map[string]string{"instance_id": id}, nil); err != nil {
 				return err
 			}
@@ -108,7 +108,7 @@ func (r *runEnv) seedIdle(ctx context.Context, ids []string) error {
 	if err != nil {
 		return err
 	}
-	backups, err := r.finishedBackups(ids, records)
+	backups, err := r.finishedBackups(ids, records, per)
 	if err != nil {
 		return err
 	}
@@ -127,21 +127,21 @@ func (r *runEnv) seedIdle(ctx context.Context, ids []string) error {
 // finishedBackups pairs each cloud backup with a DCSBackup whose status is
 // what the operator writes for a succeeded backup (the status is kept in
 // the object and written after the create).
-func (r *runEnv) finishedBackups(ids []string, records []simulator.BackupRecord) ([]*backupv1alpha1.DCSBackup, error) {
+func (r *runEnv) finishedBackups(ids []string, records []simulator.BackupRecord, per int) ([]*backupv1alpha1.DCSBackup, error) {
 	byInstance := map[string][]simulator.BackupRecord{}
 	for _, rec := range records {
 		if rec.Status == "succeed" {
 			byInstance[rec.InstanceID] = append(byInstance[rec.InstanceID], rec)
 		}
 	}
-	out := make([]*backupv1alpha1.DCSBackup, 0, len(ids)*idleBackupsPerInstance)
+	out := make([]*backupv1alpha1.DCSBackup, 0, len(ids)*per)
 	for _, id := range ids {
 		recs := byInstance[id]
-		if len(recs) < idleBackupsPerInstance {
-			return nil, fmt.Errorf("instance %s: %d of %d seed backups succeeded", id, len(recs), idleBackupsPerInstance)
+		if len(recs) < per {
+			return nil, fmt.Errorf("instance %s: %d of %d seed backups succeeded", id, len(recs), per)
 		}
 		sort.Slice(recs, func(i, j int) bool { return recs[i].CreatedAt.Before(recs[j].CreatedAt) })
-		for k, rec := range recs[:idleBackupsPerInstance] {
+		for k, rec := range recs[:per] {
 			b := r.backup(id, k)
 			b.Status = succeededStatus(rec)
 			out = append(out, b)

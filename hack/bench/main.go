@@ -78,6 +78,9 @@ const (
 	scenarioScaling = "scaling"
 	scenarioFleet   = "fleet"
 	scenarioIdle    = "idle"
+	// scenarioFleetScale is not in the default set: it takes about 20
+	// minutes (BENCH_SCENARIOS=fleet-scale).
+	scenarioFleetScale = "fleet-scale"
 )
 
 const usageHeader = `bench measures the operator: the real manager against a real control plane and
@@ -96,7 +99,7 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&c.scale, "scale", envFloat("BENCH_SCALE", 1), "shrink every count by this factor ($BENCH_SCALE)")
 	fs.IntVar(&c.runs, "runs", envInt("BENCH_RUNS", 3), "runs of the burst; figures are their median ($BENCH_RUNS)")
 	fs.StringVar(&scenarios, "scenarios", envString("BENCH_SCENARIOS", "burst,scaling,fleet,idle"),
-		"comma-separated scenarios to run ($BENCH_SCENARIOS)")
+		"comma-separated scenarios to run: burst, scaling, fleet, idle, and fleet-scale (about 20 minutes, not in the default set) ($BENCH_SCENARIOS)")
 	fs.StringVar(&c.out, "out", "", "results file (default <checkout>/bench/results.json)")
 	fs.BoolVar(&c.keep, "keep", envBool("BENCH_KEEP"), "keep the state directory with the logs ($BENCH_KEEP)")
 	fs.IntVar(&c.workers, "create-workers", 32, "parallel create calls of the benchmark's own client")
@@ -137,7 +140,7 @@ func (c *config) validate() error {
 	}
 	for s := range c.scenarios {
 		switch s {
-		case scenarioBurst, scenarioScaling, scenarioFleet, scenarioIdle:
+		case scenarioBurst, scenarioScaling, scenarioFleet, scenarioIdle, scenarioFleetScale:
 		default:
 			return fmt.Errorf("unknown scenario %q", s)
 		}

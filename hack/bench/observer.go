@@ -118,6 +118,29 @@ func (o *observer) waitFinished(ctx context.Context, n int, timeout time.Duratio
 }
 
 // successes returns when each backup was seen Succeeded, and its backup ID.
+// waitSucceededMatching waits until n DCSBackups whose names match have
+// succeeded.
+func (o *observer) waitSucceededMatching(ctx context.Context, match func(string) bool, n int, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		got := 0
+		for name := range o.successes() {
+			if match(name) {
+				got++
+			}
+		}
+		if got >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d backups succeeded after %s", got, n, timeout)
+		}
+		if err := sleepUntil(ctx, time.Now().Add(500*time.Millisecond)); err != nil {
+			return err
+		}
+	}
+}
+
 func (o *observer) successes() map[string]success {
 	o.mu.Lock()
 	defer o.mu.Unlock()

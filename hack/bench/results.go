@@ -17,6 +17,8 @@ type results struct {
 	Scaling *scalingResult `json:"scaling,omitempty"`
 	Fleet   *fleetResult   `json:"fleet,omitempty"`
 	Idle    *idleResult    `json:"idle,omitempty"`
+	// FleetScale is under fleet_scale.
+	FleetScale *fleetScaleResult `json:"fleet_scale,omitempty"`
 
 	burstRuns []runFigures
 }

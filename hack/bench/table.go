@@ -33,6 +33,7 @@ func printTable(w io.Writer, res *results) {
 		{scalingTitle(res.Scaling), scalingRows(res.Scaling)},
 		{fleetTitle(res.Fleet), fleetRows(res.Fleet)},
 		{idleTitle(res.Idle), idleRows(res.Idle)},
+		{fleetScaleTitle(res.FleetScale), fleetScaleRows(res.FleetScale)},
 	}
 	for _, s := range sections {
 		if len(s.rows) == 0 {
@@ -193,4 +194,35 @@ func joinByKey[V any](m map[string]V, format string) string {
 		parts = append(parts, fmt.Sprintf(format, k, m[k]))
 	}
 	return strings.Join(parts, ", ")
+}
+
+func fleetScaleTitle(f *fleetScaleResult) string {
+	if f == nil {
+		return ""
+	}
+	return fmt.Sprintf("fleet-scale: %d finished DCSBackups over %d instances, then one tag-selected schedule of all of them "+
+		"(manager at the default budget, %g req/s)", f.FinishedBackups, f.Instances, f.BudgetRequestsPerSecond)
+}
+
+func fleetScaleRows(f *fleetScaleResult) []row {
+	if f == nil {
+		return nil
+	}
+	return []row{
+		{"idle DCS requests per second / share of the budget", fmt.Sprintf("%.2f / %.0f%% (over %.0fs)",
+			f.IdleRequestsPerSecond, 100*f.IdleBudgetShare, f.IdleWindowSeconds), "<= 25%", check(f.IdleBudgetShare <= 0.25)},
+		{"  read interval of an idle instance", fmt.Sprintf("%.0fs", f.ObservationIntervalSeconds), "", nil},
+		{"idle manager CPU", fmt.Sprintf("%.2f%% of a core", 100*f.IdleCPUCoreFraction), "< 5%", check(f.IdleCPUCoreFraction < 0.05)},
+		{"idle reconciles per hour", fmt.Sprintf("%.0f", f.IdleReconcilesPerHour), "", nil},
+		{"all creates sent / bound (creates at the budget)", fmt.Sprintf("%.0fs / %.0fs = %.2fx", f.CreatesSeconds,
+			f.CreatesBoundSeconds, f.CreatesRatioToBound), "", nil},
+		{"  children created within", fmt.Sprintf("%.1fs of the slot", f.ChildrenCreatedWithinSeconds), "", nil},
+		{"  all succeeded after", fmt.Sprintf("%.0fs (%.2f DCS requests per backup)", f.AllSucceededAfterSeconds,
+			f.RunRequestsPerBackup), "", nil},
+		{"manager peak RSS / heap", fmt.Sprintf("%.0f MiB / %.0f MiB", f.ManagerPeakRSSMiB, f.ManagerPeakHeapMiB),
+			"< 256 MiB", check(f.ManagerPeakRSSMiB < 256)},
+		{"429s from the simulator", fmt.Sprint(f.ThrottledResponses), "0", check(f.ThrottledResponses == 0)},
+		{"setup / start-up pass", fmt.Sprintf("%.0fs / %.0fs (%d DCS requests)", f.SetupSeconds, f.StartupSeconds,
+			f.StartupDCSRequests), "", nil},
+	}
 }

@@ -53,13 +53,14 @@ const (
 	// missingGrace is how long a new backup may be missing from the list
 	// before the operator believes it is gone.
 	missingGrace = time.Minute
-	// backupRecheckFactor: finished backups re-read their own record (to see
-	// it expire or get deleted in DCS) every this many restore polls: once
-	// an hour by default. An expired backup is no emergency, and each
-	// re-check is a list call per instance on top of the restore polls.
-	backupRecheckFactor = 60
-	// fastRestorePoll is the restore poll while a restore runs.
+	// fastRestorePoll is the read interval of an instance while a restore
+	// runs on it.
 	fastRestorePoll = 5 * time.Second
+	// recordRecheck is how often an instance's backup records are
+	// re-read, to see finished backups expire or be deleted in DCS: an
+	// expired backup is no emergency, and each re-read is a list call on
+	// top of the restore reads.
+	recordRecheck = time.Hour
 )
 
 // priorityTimed is the work-queue priority of the passes that are due at a
@@ -88,13 +89,11 @@ type Dependencies struct {
 // instance, from the create call to a restorable result.
 type DCSBackupReconciler struct {
 	deps Dependencies
-	// restorePollInterval is how often finished backups re-read restores.
-	restorePollInterval time.Duration
 }
 
 // NewDCSBackupReconciler returns the DCSBackup reconciler.
-func NewDCSBackupReconciler(d Dependencies, restorePollInterval time.Duration) *DCSBackupReconciler {
-	return &DCSBackupReconciler{deps: d, restorePollInterval: restorePollInterval}
+func NewDCSBackupReconciler(d Dependencies) *DCSBackupReconciler {
+	return &DCSBackupReconciler{deps: d}
 }
 
 func backupObject(n types.NamespacedName) instance.Object {

@@ -206,7 +206,7 @@ func applyRestores(b *backupv1alpha1.DCSBackup, all []dcs.Restore, now time.Time
 	}
 	sortRestoresNewestFirst(mine)
 	b.Status.Restores = restoreRecords(mine, maxRestoresInStatus)
-	status, reason, msg := restoredCondition(mine[0])
+	status, reason, msg := restoredCondition(b.Status.Restores[0])
 	setCondition(&b.Status.Conditions, b.Generation, now, backupv1alpha1.ConditionRestored, status, reason, msg)
 }
 
@@ -246,24 +246,19 @@ func toRestoreRecord(r dcs.Restore) backupv1alpha1.RestoreRecord {
 }
 
 // restoredCondition is the Restored condition for the latest restore.
-func restoredCondition(r dcs.Restore) (metav1.ConditionStatus, string, string) {
-	switch r.Status {
+func restoredCondition(r backupv1alpha1.RestoreRecord) (metav1.ConditionStatus, string, string) {
+	switch dcs.RestoreStatus(r.Status) {
 	case dcs.RestoreSucceeded:
 		return metav1.ConditionTrue, backupv1alpha1.ReasonRestoreSucceeded,
-			fmt.Sprintf("restore %s (%s) from backup %s succeeded", r.ID, r.Name, r.BackupID)
+			fmt.Sprintf("restore %s (%s) from backup %s succeeded", r.RestoreID, r.Name, r.BackupID)
 	case dcs.RestoreFailed:
 		return metav1.ConditionFalse, backupv1alpha1.ReasonRestoreFailed,
-			fmt.Sprintf("restore %s (%s) from backup %s failed: %s", r.ID, r.Name, r.BackupID, describeErrorCode(r.ErrorCode))
+			fmt.Sprintf("restore %s (%s) from backup %s failed: %s", r.RestoreID, r.Name, r.BackupID,
+				describeErrorCode(r.ErrorCode))
 	}
 	return metav1.ConditionUnknown, backupv1alpha1.ReasonRestoreInProgress,
-		fmt.Sprintf("restore %s from backup %s is %s (%s%%)", r.ID, r.BackupID, orDefault(string(r.Status), "pending"),
+		fmt.Sprintf("restore %s from backup %s is %s (%s%%)", r.RestoreID, r.BackupID, orDefault(r.Status, "pending"),
 			orDefault(r.Progress, "0"))
-}
-
-// restoreRunning says whether a restore (the latest of a list, newest
-// first) has not finished yet.
-func restoreRunning(rs ...backupv1alpha1.RestoreRecord) bool {
-	return len(rs) > 0 && rs[0].Status != string(dcs.RestoreSucceeded) && rs[0].Status != string(dcs.RestoreFailed)
 }
 
 // setCondition sets a condition with the resource's generation. The

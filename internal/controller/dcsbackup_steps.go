@@ -18,7 +18,9 @@ package controller
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -31,6 +33,7 @@ import (
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
+	"github.com/dcs-operator/dcs-backup-operator/internal/instance"
 )
 
 // start gets the backup a DCS backup ID: by adopting spec.backupID, by
@@ -130,6 +133,7 @@ func (p *backupPass) create(ctx context.Context) (time.Duration, bool) {
 	p.synced()
 	p.coord().ClearHoldOff(p.key)
 	p.coord().InvalidateRecords(p.key)
+	p.coord().MarkActive(p.key)
 	b.Status.BackupID = id
 	b.Status.Phase = backupv1alpha1.PhaseWaiting
 	p.setCondition(backupv1alpha1.ConditionSucceeded, metav1.ConditionUnknown, backupv1alpha1.ReasonWaiting,
@@ -198,13 +202,12 @@ func (p *backupPass) poll(ctx context.Context) time.Duration {
 		return jitter(activePollDelay(p.elapsed(), p.running(rec), rec.Progress, p.coord().ExpectedDuration(p.key)), pollJitter)
 	}
 	p.finished(before, rec)
-	if b.Status.Phase != backupv1alpha1.PhaseSucceeded {
-		return 0
+	if b.Status.Phase == backupv1alpha1.PhaseSucceeded {
+		// From now on the backup is idle: the coordinator reads its
+		// instance's lists and wakes it when they change for it.
+		p.coord().Watch(p.watch())
 	}
-	// A backup that just finished has no restores yet: its first look at
-	// the restore records waits one interval (and then shares the
-	// instance's list).
-	return jitter(p.r.restorePollInterval, 0.05)
+	return 0
 }
 
 // findRecord lists the instance's backups created since the backup was
@@ -289,6 +292,7 @@ func (p *backupPass) finished(before backupv1alpha1.BackupPhase, rec dcs.Backup)
 	b := p.b
 	p.coord().Release(p.key, b.UID)
 	p.coord().ClearStarted(p.obj)
+	p.coord().MarkActive(p.key)
 	if isTerminalPhase(before) {
 		return
 	}
@@ -316,38 +320,79 @@ func (p *backupPass) finished(before backupv1alpha1.BackupPhase, rec dcs.Backup)
 }
 
 // watchFinished keeps a succeeded backup's restores and record up to date
-// with lists shared by every object of the instance, and returns when to
-// look again: just after the shared restore list goes stale, so that all
-// backups of an instance refresh it together with one call.
+// from the instance's lists, which the coordinator reads in the background
+// for every object of the instance and which wake this backup when they
+// change for it: an idle backup has no timer of its own and costs nothing.
 func (p *backupPass) watchFinished(ctx context.Context) time.Duration {
-	b := p.b
-	if wait := p.coord().StartupDelay(p.key, p.r.restorePollInterval); wait > 0 {
-		return wait + 100*time.Millisecond
+	p.coord().Watch(p.watch())
+	if err := p.coord().ObservationError(p.key); err != nil {
+		// The coordinator wakes the backup when the reads work again.
+		p.dcsFailed(ctx, "reading the instance's restore and backup records", err)
+		return 0
 	}
-	interval := p.r.restorePollInterval
-	if restoreRunning(b.Status.Restores...) {
-		interval = fastRestorePoll
-	}
-	restores, at, err := p.coord().Restores(ctx, p.key, interval, func(ctx context.Context) ([]dcs.Restore, error) {
-		return p.api.ListRestores(ctx, b.Spec.InstanceID, dcs.ListOptions{})
-	})
-	if err != nil {
-		return p.dcsFailed(ctx, "reading the instance's restore records", err)
+	restores, _, ok := p.coord().CachedRestores(p.key)
+	if !ok {
+		// Not read yet (a restart): the first read wakes the backup if it
+		// has news for it.
+		return 0
 	}
 	p.noteRestoreChange(restores)
-	if wait, done := p.recheckRecord(ctx); done {
-		return wait
+	if records, _, ok := p.coord().CachedRecords(p.key); ok {
+		p.recheckRecord(records)
 	}
-	// Only now are both lists known to be readable. Marking the backup
-	// synced before the record re-check reset its error backoff at every
-	// pass: a re-check failing with DCS down was retried every second, by
-	// every finished backup, with a Warning event each time.
 	p.synced()
-	if restoreRunning(b.Status.Restores...) {
-		interval = fastRestorePoll
+	return 0
+}
+
+// watch is the backup's watch on its instance's lists.
+func (p *backupPass) watch() instance.Watch {
+	ns, conn, connector := p.b.Namespace, p.b.Spec.Connection, p.r.deps.Connector
+	return instance.Watch{
+		Object: p.obj, UID: p.b.UID, Key: p.key,
+		Connect: func(ctx context.Context) (dcs.API, error) { return connector.Connect(ctx, ns, conn) },
+		Digest:  backupDigest(p.b.Status.BackupID),
+		Shown:   shownDigest(p.b.Status.Restores),
 	}
-	next := at.Add(interval).Sub(p.now)
-	return jitter(clampDuration(next, minPoll, interval), 0.02) + 100*time.Millisecond
+}
+
+// backupDigest summarises what a finished DCSBackup shows of its
+// instance's lists: the newest restores of its backup (as status.restores
+// lists them) and whether its record expired or was deleted in DCS.
+func backupDigest(backupID string) func([]dcs.Restore, []dcs.Backup) uint64 {
+	return func(restores []dcs.Restore, records []dcs.Backup) uint64 {
+		b := &backupv1alpha1.DCSBackup{}
+		b.Status.BackupID = backupID
+		applyRestores(b, restores, time.Time{})
+		d := restoreDigest(b.Status.Restores)
+		if rec, ok := findByID(records, backupID); ok && (rec.Status == dcs.BackupExpired || rec.Status == dcs.BackupDeleted) {
+			d = hashStrings(d, string(rec.Status))
+		}
+		return d
+	}
+}
+
+// shownDigest is backupDigest of what a succeeded backup's status shows.
+func shownDigest(restores []backupv1alpha1.RestoreRecord) uint64 { return restoreDigest(restores) }
+
+func restoreDigest(restores []backupv1alpha1.RestoreRecord) uint64 {
+	var d uint64
+	for _, r := range restores {
+		d = hashStrings(d, r.RestoreID, r.Status, r.Progress, r.ErrorCode)
+	}
+	return d
+}
+
+// hashStrings folds strings into a running FNV-1a hash.
+func hashStrings(seed uint64, parts ...string) uint64 {
+	h := fnv.New64a()
+	var buf [8]byte
+	binary.LittleEndian.PutUint64(buf[:], seed)
+	_, _ = h.Write(buf[:])
+	for _, s := range parts {
+		_, _ = h.Write([]byte(s))
+		_, _ = h.Write([]byte{0})
+	}
+	return h.Sum64()
 }
 
 // noteRestoreChange applies the restore records and emits an event when the
@@ -372,30 +417,22 @@ func restoredState(b *backupv1alpha1.DCSBackup) *metav1.Condition {
 	return nil
 }
 
-// recheckRecord re-reads the backup's own record, rarely, through the list
-// shared by the instance, to see it expire or be deleted in DCS.
-func (p *backupPass) recheckRecord(ctx context.Context) (time.Duration, bool) {
+// recheckRecord applies the backup's own record from the instance's list,
+// which the coordinator re-reads rarely, to see it expire or be deleted in
+// DCS (also by DCS's own eviction of the oldest of 24 backups).
+func (p *backupPass) recheckRecord(records []dcs.Backup) {
 	b := p.b
-	maxAge := time.Duration(backupRecheckFactor) * p.r.restorePollInterval
-	records, _, err := p.coord().Records(ctx, p.key, maxAge, func(ctx context.Context) ([]dcs.Backup, error) {
-		return p.api.ListBackups(ctx, b.Spec.InstanceID, dcs.ListOptions{})
-	})
-	if err != nil {
-		return p.dcsFailed(ctx, "re-reading the backup record", err), true
-	}
 	rec, ok := findByID(records, b.Status.BackupID)
 	if !ok || (rec.Status != dcs.BackupExpired && rec.Status != dcs.BackupDeleted) {
-		// The shared list may have been read before this backup finished:
-		// only the ways a succeeded backup can end count as news.
-		return 0, false
+		// The list may have been read before this backup finished: only
+		// the ways a succeeded backup can end count as news.
+		return
 	}
-	p.synced()
 	before := b.Status.Phase
 	applyRecord(b, rec, p.now)
 	if before != b.Status.Phase {
 		p.finished(before, rec)
 	}
-	return 0, b.Status.Phase != backupv1alpha1.PhaseSucceeded
 }
 
 // finalize deletes the cloud backup of a DCSBackup with deletionPolicy

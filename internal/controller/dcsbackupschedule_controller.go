@@ -46,13 +46,11 @@ const kindSchedule = "DCSBackupSchedule"
 // instance's restores.
 type DCSBackupScheduleReconciler struct {
 	deps Dependencies
-	// restorePollInterval is how often the instance's restores are read.
-	restorePollInterval time.Duration
 }
 
 // NewDCSBackupScheduleReconciler returns the DCSBackupSchedule reconciler.
-func NewDCSBackupScheduleReconciler(d Dependencies, restorePollInterval time.Duration) *DCSBackupScheduleReconciler {
-	return &DCSBackupScheduleReconciler{deps: d, restorePollInterval: restorePollInterval}
+func NewDCSBackupScheduleReconciler(d Dependencies) *DCSBackupScheduleReconciler {
+	return &DCSBackupScheduleReconciler{deps: d}
 }
 
 func scheduleObject(n types.NamespacedName) instance.Object {
@@ -106,7 +104,12 @@ type schedulePass struct {
 func (r *DCSBackupScheduleReconciler) newPass(s *backupv1alpha1.DCSBackupSchedule) *schedulePass {
 	p := &schedulePass{r: r, orig: s.DeepCopy(), s: s, obj: scheduleObject(client.ObjectKeyFromObject(s)),
 		key: instanceKeyFor(s.Spec.Template.Spec), now: r.deps.Clock.Now()}
-	r.deps.Coordinator.Track(p.obj, s.UID, p.key)
+	if isFleet(s) {
+		// A fleet acts on its instances through its children only.
+		r.deps.Coordinator.Track(p.obj, s.UID)
+	} else {
+		r.deps.Coordinator.Track(p.obj, s.UID, p.key)
+	}
 	return p
 }
 
@@ -130,6 +133,9 @@ func (p *schedulePass) run(ctx context.Context) time.Duration {
 	if err := p.loadChildren(ctx); err != nil {
 		log.FromContext(ctx).Error(err, "listing the schedule's backups")
 		return p.fail(errorBackoffBase, errorBackoffLimit)
+	}
+	if isFleet(p.s) {
+		return p.runFleet(ctx)
 	}
 	p.observeChildren()
 	p.prune(ctx)
@@ -261,54 +267,65 @@ func (p *schedulePass) notReady(reason, msg string, userFix bool, wait time.Dura
 	p.failWith(wait)
 }
 
-// watchRestores reads the instance's restores (a list shared with every
-// object of the instance) into status.lastRestore and Restored.
+// watchRestores shows the instance's latest restore (status.lastRestore,
+// Restored) from the restore list the coordinator reads in the background,
+// which wakes the schedule when the latest restore changes.
 func (p *schedulePass) watchRestores(ctx context.Context) {
 	if p.api == nil {
 		return
 	}
 	s := p.s
-	if wait := p.coord().StartupDelay(p.key, p.r.restorePollInterval); wait > 0 {
-		p.retry = minPositive(p.retry, wait+100*time.Millisecond)
-		return
-	}
-	interval := p.r.restorePollInterval
-	if s.Status.LastRestore != nil && restoreRunning(*s.Status.LastRestore) {
-		interval = fastRestorePoll
-	}
-	restores, at, err := p.coord().Restores(ctx, p.key, interval, func(ctx context.Context) ([]dcs.Restore, error) {
-		return p.api.ListRestores(ctx, s.Spec.Template.Spec.InstanceID, dcs.ListOptions{})
+	ns, conn, connector := s.Namespace, s.Spec.Template.Spec.Connection, p.r.deps.Connector
+	p.coord().Watch(instance.Watch{
+		Object: p.obj, UID: s.UID, Key: p.key,
+		Connect: func(ctx context.Context) (dcs.API, error) { return connector.Connect(ctx, ns, conn) },
+		Digest: func(restores []dcs.Restore, _ []dcs.Backup) uint64 {
+			return latestRestoreDigest(latestRestore(restores))
+		},
+		Shown: latestRestoreDigest(s.Status.LastRestore),
 	})
-	if err != nil {
+	if err := p.coord().ObservationError(p.key); err != nil {
 		log.FromContext(ctx).V(1).Info("reading restore records", "error", err.Error())
-		f := classifyFailure("reading the instance's restore records", err, p.templatePaths())
-		p.failWith(max(f.backoff(p.coord().Failed(p.obj, s.UID)), minPoll))
 		return
 	}
-	p.noteLatestRestore(restores)
-	if s.Status.LastRestore != nil && restoreRunning(*s.Status.LastRestore) {
-		interval = fastRestorePoll
+	if restores, _, ok := p.coord().CachedRestores(p.key); ok {
+		p.noteLatestRestore(restores)
 	}
-	p.retry = minPositive(p.retry, clampDuration(at.Add(interval).Sub(p.now), minPoll, interval)+100*time.Millisecond)
+}
+
+// latestRestore is the newest restore of a list, as status.lastRestore.
+func latestRestore(restores []dcs.Restore) *backupv1alpha1.RestoreRecord {
+	if len(restores) == 0 {
+		return nil
+	}
+	sorted := append([]dcs.Restore(nil), restores...)
+	sortRestoresNewestFirst(sorted)
+	r := toRestoreRecord(sorted[0])
+	return &r
+}
+
+func latestRestoreDigest(r *backupv1alpha1.RestoreRecord) uint64 {
+	if r == nil {
+		return 0
+	}
+	return hashStrings(0, r.RestoreID, r.Status)
 }
 
 // noteLatestRestore sets status.lastRestore and Restored from the
 // instance's newest restore, with an event when it is new or moved on.
 func (p *schedulePass) noteLatestRestore(restores []dcs.Restore) {
-	if len(restores) == 0 {
+	latest := latestRestore(restores)
+	if latest == nil {
 		return
 	}
 	s := p.s
-	sorted := append([]dcs.Restore(nil), restores...)
-	sortRestoresNewestFirst(sorted)
-	latest := toRestoreRecord(sorted[0])
 	if s.Status.LastRestore == nil || s.Status.LastRestore.Status != latest.Status ||
 		s.Status.LastRestore.RestoreID != latest.RestoreID {
-		status, reason, msg := restoredCondition(sorted[0])
+		status, reason, msg := restoredCondition(*latest)
 		p.setCondition(backupv1alpha1.ConditionRestored, status, reason, msg)
 		p.out.event(status == metav1.ConditionFalse, reason, msg)
 	}
-	s.Status.LastRestore = &latest
+	s.Status.LastRestore = latest
 }
 
 func ptrValue[T any](p *T) T {

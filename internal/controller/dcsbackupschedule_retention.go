@@ -88,7 +88,11 @@ func newestRestorable(succeeded []*backupv1alpha1.DCSBackup) *backupv1alpha1.DCS
 
 // prune deletes the children the retention policy lets go, with their cloud
 // backups.
-func (p *schedulePass) prune(ctx context.Context) {
+func (p *schedulePass) prune(ctx context.Context) { p.pruneChildren(ctx, p.children) }
+
+// pruneChildren applies the retention policy to children (of one
+// instance), newest first.
+func (p *schedulePass) pruneChildren(ctx context.Context, children []backupv1alpha1.DCSBackup) {
 	spec := p.s.Spec
 	var keepLast *int32
 	var maxAge *time.Duration
@@ -102,7 +106,7 @@ func (p *schedulePass) prune(ctx context.Context) {
 	if spec.FailedBackupsHistoryLimit != nil {
 		failedLimit = int(*spec.FailedBackupsHistoryLimit)
 	}
-	for _, c := range retentionPlan(p.children, keepLast, maxAge, failedLimit, p.now) {
+	for _, c := range retentionPlan(children, keepLast, maxAge, failedLimit, p.now) {
 		if err := p.r.pruneChild(ctx, p.s, c); err != nil {
 			log.FromContext(ctx).Error(err, "pruning a backup", "backup", c.Name)
 			p.fail(errorBackoffBase, errorBackoffLimit)

@@ -246,6 +246,11 @@ func (p *schedulePass) countMissed(n int) {
 // would, whatever the operator did (foreground deletion deletes dependents
 // before the owner's finalizers can act).
 func (p *schedulePass) createChild(ctx context.Context, name string, slot time.Time) error {
+	return p.createChildOf(ctx, name, slot, p.s.Spec.Template.Spec.InstanceID)
+}
+
+// createChildOf creates a child of the schedule that backs up instanceID.
+func (p *schedulePass) createChildOf(ctx context.Context, name string, slot time.Time, instanceID string) error {
 	s := p.s
 	labels := maps.Clone(s.Spec.Template.Metadata.Labels)
 	if labels == nil {
@@ -253,6 +258,7 @@ func (p *schedulePass) createChild(ctx context.Context, name string, slot time.T
 	}
 	labels[backupv1alpha1.LabelSchedule] = s.Name
 	labels[backupv1alpha1.LabelScheduleUID] = string(s.UID)
+	labels[backupv1alpha1.LabelInstance] = instanceID
 	annotations := maps.Clone(s.Spec.Template.Metadata.Annotations)
 	if annotations == nil {
 		annotations = map[string]string{}
@@ -262,6 +268,7 @@ func (p *schedulePass) createChild(ctx context.Context, name string, slot time.T
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: s.Namespace, Labels: labels, Annotations: annotations},
 		Spec:       backupv1alpha1.DCSBackupSpec{DCSBackupTemplateSpec: s.Spec.Template.Spec},
 	}
+	child.Spec.InstanceID = instanceID
 	if err := p.r.deps.Client.Create(ctx, child); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}

@@ -33,7 +33,7 @@ import (
 )
 
 // SetupWithManager wires the DCSBackupSchedule controller's watches.
-func (r *DCSBackupScheduleReconciler) SetupWithManager(mgr ctrl.Manager, workers int) error {
+func (r *DCSBackupScheduleReconciler) SetupWithManager(mgr ctrl.Manager, workers int, woken wakeups) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		Named("dcsbackupschedule").
 		// Own status writes do not trigger a pass; run-now annotations,
@@ -44,6 +44,8 @@ func (r *DCSBackupScheduleReconciler) SetupWithManager(mgr ctrl.Manager, workers
 		Watches(&backupv1alpha1.DCSBackup{}, handler.EnqueueRequestsFromMapFunc(scheduleOfChild),
 			builder.WithPredicates(phaseChanged())).
 		Watches(secretMetadata(), handler.EnqueueRequestsFromMapFunc(r.schedulesUsingSecret), builder.OnlyMetadata).
+		// The instance's latest restore changed (the coordinator's reads).
+		WatchesRawSource(woken.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(r)
 }

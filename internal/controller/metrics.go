@@ -18,13 +18,16 @@ package controller
 
 import (
 	"context"
+	"math"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
+	"github.com/dcs-operator/dcs-backup-operator/internal/instance"
 )
 
 // Metric label names shared by several metrics.
@@ -32,6 +35,7 @@ const (
 	labelNamespace = "namespace"
 	labelSchedule  = "schedule"
 	labelResult    = "result"
+	labelInstance  = "instance_id"
 )
 
 // Metrics on the manager's metrics endpoint. Names are part of the
@@ -57,7 +61,7 @@ var (
 	lastSuccessTimestamp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "dcs_backup_operator_last_success_timestamp_seconds",
 		Help: "Completion time (Unix seconds) of the latest successful backup per DCS instance.",
-	}, []string{"instance_id"})
+	}, []string{labelInstance})
 )
 
 // Restore metrics.
@@ -92,15 +96,89 @@ var (
 		Help: "Finished runs of a schedule by result (succeeded, failed).",
 	}, []string{labelNamespace, labelSchedule, labelResult})
 
+	scheduleInstanceLastSuccess = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dcs_backup_operator_schedule_instance_last_success_timestamp_seconds",
+		Help: "Completion time (Unix seconds) of the latest successful backup of each instance of a fleet schedule.",
+	}, []string{labelNamespace, labelSchedule, labelInstance})
+
+	scheduleInstanceFresh = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "dcs_backup_operator_schedule_instance_fresh",
+		Help: "1 when an instance of a fleet schedule had a successful backup within two scheduled intervals, else 0.",
+	}, []string{labelNamespace, labelSchedule, labelInstance})
+
 	scheduleMissedRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dcs_backup_operator_schedule_missed_runs_total",
 		Help: "Scheduled runs that were skipped: missed during an outage or suspension, past the deadline, or due while a backup ran.",
 	}, []string{labelNamespace, labelSchedule})
 )
 
+// budgetCollector reports, at scrape time, the DCS request budget and the
+// coordinator's background reads: the coordinator and the limiter keep the
+// counts, so the figures are the live ones and cost nothing between
+// scrapes. The last manager set up in the process is reported (tests run
+// several).
+type budgetCollector struct {
+	coord atomic.Pointer[instance.Coordinator]
+}
+
+var budgetMetrics = &budgetCollector{}
+
+var (
+	budgetRequestsDesc = prometheus.NewDesc("dcs_backup_operator_dcs_budget_requests_total",
+		"DCS requests the client-side budget let through, by class: start (creates, restores, imports, "+
+			"deletes), foreground (polls users wait for) and background (reads of idle instances).",
+		[]string{"class"}, nil)
+	budgetRateDesc = prometheus.NewDesc("dcs_backup_operator_dcs_budget_requests_per_second",
+		"The DCS request budget per endpoint and project: all requests (class foreground) and the share "+
+			"background reads may use (class background).", []string{"class"}, nil)
+	observedDesc = prometheus.NewDesc("dcs_backup_operator_observed_instances",
+		"DCS instances whose lists the operator reads in the background, by state: active (a backup or restore "+
+			"in the last hour, read every --restore-poll-interval) or idle.", []string{"project", "state"}, nil)
+	observationIntervalDesc = prometheus.NewDesc("dcs_backup_operator_observation_interval_seconds",
+		"The current interval between two background reads of an idle instance's restores, per project.",
+		[]string{"project"}, nil)
+)
+
+func (b *budgetCollector) use(c *instance.Coordinator) { b.coord.Store(c) }
+
+func (b *budgetCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- budgetRequestsDesc
+	ch <- budgetRateDesc
+	ch <- observedDesc
+	ch <- observationIntervalDesc
+}
+
+func (b *budgetCollector) Collect(ch chan<- prometheus.Metric) {
+	c := b.coord.Load()
+	if c == nil {
+		return
+	}
+	admitted := map[dcs.Priority]int64{}
+	for _, u := range c.Budget().Usage() {
+		for p, n := range u.Admitted {
+			admitted[p] += n
+		}
+	}
+	for _, p := range []dcs.Priority{dcs.Start, dcs.Foreground, dcs.Background} {
+		ch <- prometheus.MustNewConstMetric(budgetRequestsDesc, prometheus.CounterValue, float64(admitted[p]), p.String())
+	}
+	if rate := c.Budget().Rate(); !math.IsInf(rate, 1) {
+		ch <- prometheus.MustNewConstMetric(budgetRateDesc, prometheus.GaugeValue, rate, dcs.Foreground.String())
+		ch <- prometheus.MustNewConstMetric(budgetRateDesc, prometheus.GaugeValue, c.Budget().BackgroundRate(),
+			dcs.Background.String())
+	}
+	for _, g := range c.Observed() {
+		ch <- prometheus.MustNewConstMetric(observedDesc, prometheus.GaugeValue, float64(g.Active), g.Project, "active")
+		ch <- prometheus.MustNewConstMetric(observedDesc, prometheus.GaugeValue, float64(g.Idle), g.Project, "idle")
+		ch <- prometheus.MustNewConstMetric(observationIntervalDesc, prometheus.GaugeValue, g.IdleInterval.Seconds(), g.Project)
+	}
+}
+
 func init() {
+	metrics.Registry.MustRegister(budgetMetrics)
 	metrics.Registry.MustRegister(backupsTotal, backupDuration, dcsRequestsTotal, lastSuccessTimestamp,
-		scheduleLastSuccess, scheduleFresh, scheduleRunsTotal, scheduleMissedRuns, restoresTotal, restoreDuration)
+		scheduleLastSuccess, scheduleFresh, scheduleRunsTotal, scheduleMissedRuns,
+		scheduleInstanceLastSuccess, scheduleInstanceFresh, restoresTotal, restoreDuration)
 }
 
 // setLastSuccess records the completion of a successful backup of an
@@ -116,6 +194,8 @@ func forgetScheduleMetrics(namespace, name string) {
 	scheduleFresh.DeletePartialMatch(labels)
 	scheduleRunsTotal.DeletePartialMatch(labels)
 	scheduleMissedRuns.DeletePartialMatch(labels)
+	scheduleInstanceLastSuccess.DeletePartialMatch(labels)
+	scheduleInstanceFresh.DeletePartialMatch(labels)
 }
 
 // observeDCS counts one DCS call.

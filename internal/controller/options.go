@@ -47,6 +47,9 @@ type Options struct {
 	// endpoint and project, to stay under the API gateway's throttling.
 	DCSRequestsPerSecond float64
 	DCSBurst             int
+	// DCSBackgroundShare is the share of the DCS budget that background
+	// reads of idle instances may use.
+	DCSBackgroundShare float64
 	// DCSTimeout bounds every DCS call.
 	DCSTimeout time.Duration
 
@@ -68,7 +71,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.InsecureEndpoints, "insecure-endpoints", false,
 		"Allow plain-http DCS endpoints (for the DCS simulator on loopback). Never use it with real credentials.")
 	fs.DurationVar(&o.RestorePollInterval, "restore-poll-interval", defaultRestorePollInterval,
-		"How often finished backups and schedules re-read the instance's restore records.")
+		"How often the restore records of an instance with a recent backup or restore are re-read (idle instances: "+
+			"this or longer, see --dcs-background-share).")
 	fs.Func("watch-namespaces", "Comma-separated namespaces to watch (default: all namespaces).", func(s string) error {
 		o.WatchNamespaces = splitList(s)
 		return nil
@@ -77,6 +81,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&o.DCSRequestsPerSecond, "dcs-requests-per-second", 10,
 		"Client-side rate limit of DCS requests per endpoint and project.")
 	fs.IntVar(&o.DCSBurst, "dcs-burst", 20, "Burst of the client-side DCS rate limit.")
+	fs.Float64Var(&o.DCSBackgroundShare, "dcs-background-share", 0.25,
+		"Share (0 to 1) of the DCS rate limit that background reads of idle instances (restores made outside the "+
+			"operator, expired backups) may use; their interval stretches beyond --restore-poll-interval to stay "+
+			"within it, and work users wait for always goes first.")
 	fs.DurationVar(&o.DCSTimeout, "dcs-timeout", 30*time.Second, "Timeout of each DCS request.")
 }
 

@@ -174,7 +174,7 @@ func unitBackup(mods ...func(*backupv1alpha1.DCSBackup)) *backupv1alpha1.DCSBack
 
 func reconcileBackup(t *testing.T, w *unitWorld) ctrl.Result {
 	t.Helper()
-	res, err := NewDCSBackupReconciler(w.deps(), time.Minute).Reconcile(context.Background(),
+	res, err := NewDCSBackupReconciler(w.deps()).Reconcile(context.Background(),
 		ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "shop", Name: "b"}})
 	if err != nil {
 		t.Fatalf("reconcile: %v", err)
@@ -348,7 +348,7 @@ func ready(s *backupv1alpha1.DCSBackupSchedule) {
 
 func reconcileSchedule(t *testing.T, w *unitWorld) ctrl.Result {
 	t.Helper()
-	res, err := NewDCSBackupScheduleReconciler(w.deps(), time.Minute).Reconcile(context.Background(),
+	res, err := NewDCSBackupScheduleReconciler(w.deps()).Reconcile(context.Background(),
 		ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "shop", Name: "nightly"}})
 	if err != nil {
 		t.Fatalf("reconcile: %v", err)
@@ -485,30 +485,50 @@ func TestScheduleShowsARefusedChildAndBacksOff(t *testing.T) {
 
 // The failure count that drives a schedule's backoff used to reset only in
 // the preflight, which a Ready schedule skips: after a few failures in its
-// life, every later restore-list error waited the full backoff.
+// life, every later failure waited the full backoff.
 func TestScheduleBackoffResetsAfterASuccessfulPass(t *testing.T) {
-	w := newUnitWorld(t, interceptor.Funcs{}, unitSchedule(ready))
-	failing := true
-	w.api.listRestores = func(string) ([]dcs.Restore, error) {
-		if failing {
-			return nil, &dcs.Error{Operation: "list restores", StatusCode: 500, Code: "DCS.5000", Message: "internal"}
+	every := unitSchedule(func(s *backupv1alpha1.DCSBackupSchedule) {
+		s.Spec.Schedule = "*/10 * * * *"
+		s.CreationTimestamp = metav1.NewTime(unitNow.Add(-time.Hour))
+	}, ready)
+	refuse := true
+	w := newUnitWorld(t, interceptor.Funcs{Create: func(ctx context.Context, c client.WithWatch, obj client.Object,
+		opts ...client.CreateOption) error {
+		if refuse {
+			return apierrors.NewInternalError(errors.New("etcd leader changed"))
 		}
-		return nil, nil
+		return c.Create(ctx, obj, opts...)
+	}}, every)
+	w.api.showInstance = func(id string) (dcs.Instance, error) {
+		return dcs.Instance{ID: id, Status: "RUNNING", CacheMode: "ha"}, nil
 	}
-	// Past the start-up spread of the first reads.
-	w.clock.Step(2 * time.Minute)
 	var last time.Duration
 	for range 5 {
 		last = reconcileSchedule(t, w).RequeueAfter
 		w.clock.Step(last)
 	}
 	if last < 10*time.Second {
-		t.Fatalf("after five failures: requeue %v, want a grown backoff", last)
+		t.Fatalf("after five refused creates: requeue %v, want a grown backoff", last)
 	}
-	failing = false
+	refuse = false
 	reconcileSchedule(t, w)
-	w.clock.Step(2 * time.Minute)
-	failing = true
+	if got := getSchedule(t, w).Status.LastScheduleTime; got == nil {
+		t.Fatal("the run was not recorded once the create worked")
+	}
+	// That backup ends; the next slot's create is refused again: the
+	// backoff starts over.
+	list := &backupv1alpha1.DCSBackupList{}
+	if err := w.c.List(context.Background(), list); err != nil || len(list.Items) != 1 {
+		t.Fatalf("children %v, %v", list.Items, err)
+	}
+	child := &list.Items[0]
+	child.Status.Phase = backupv1alpha1.PhaseSucceeded
+	child.Status.CompletedAt = ptr.To(metav1.NewTime(unitNow.Add(time.Minute)))
+	if err := w.c.Status().Update(context.Background(), child); err != nil {
+		t.Fatal(err)
+	}
+	w.clock.SetTime(time.Date(2027, 5, 10, 12, 10, 1, 0, time.UTC))
+	refuse = true
 	if got := reconcileSchedule(t, w).RequeueAfter; got > 2*time.Second {
 		t.Fatalf("first failure after a successful pass: requeue %v, want the backoff to start over", got)
 	}
@@ -535,10 +555,10 @@ func TestMapFunctionsLogTheirListErrors(t *testing.T) {
 		logged = append(logged, args)
 	}, funcr.Options{}))
 	secret := &metav1.PartialObjectMetadata{ObjectMeta: metav1.ObjectMeta{Name: "creds", Namespace: "shop"}}
-	if reqs := NewDCSBackupReconciler(w.deps(), time.Minute).backupsUsingSecret(ctx, secret); len(reqs) != 0 {
+	if reqs := NewDCSBackupReconciler(w.deps()).backupsUsingSecret(ctx, secret); len(reqs) != 0 {
 		t.Fatalf("got %v", reqs)
 	}
-	if reqs := NewDCSBackupScheduleReconciler(w.deps(), time.Minute).schedulesUsingSecret(ctx, secret); len(reqs) != 0 {
+	if reqs := NewDCSBackupScheduleReconciler(w.deps()).schedulesUsingSecret(ctx, secret); len(reqs) != 0 {
 		t.Fatalf("got %v", reqs)
 	}
 	if len(logged) != 2 || !strings.Contains(logged[0], "informer not synced") {

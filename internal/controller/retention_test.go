@@ -17,11 +17,13 @@ limitations under the License.
 package controller
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/ptr"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
@@ -112,5 +114,39 @@ func TestRetentionPlan(t *testing.T) {
 				t.Errorf("pruned %v, want %v", got, tc.want)
 			}
 		})
+	}
+}
+
+func TestFleetChildNamesAndOffsets(t *testing.T) {
+	a := fleetChildName("nightly", "202701010300", "5560df16-cebf-4473-95c4-d1b573c16e79")
+	if a != "nightly-202701010300-5560df16-cebf-4473-95c4-d1b573c16e79" {
+		t.Errorf("got %q: a lower-case instance ID is used as it is", a)
+	}
+	// IDs that differ only in case must not share a name.
+	upper, lower := fleetChildName("s", "r", "ABC-1"), fleetChildName("s", "r", "abc-1")
+	if upper == lower {
+		t.Errorf("%q and %q collide", upper, lower)
+	}
+	if errs := validation.IsDNS1123Subdomain(upper); len(errs) > 0 {
+		t.Errorf("%q is not an object name: %v", upper, errs)
+	}
+	const window = 30 * time.Minute
+	seen := map[time.Duration]bool{}
+	for i := range 200 {
+		id := fmt.Sprintf("instance-%03d", i)
+		off := fleetOffset(id, window)
+		if off < 0 || off >= window {
+			t.Fatalf("offset %v of %s is outside the window", off, id)
+		}
+		if off != fleetOffset(id, window) {
+			t.Fatal("the offset of an instance must be stable")
+		}
+		seen[off.Truncate(window/10)] = true
+	}
+	if len(seen) < 8 {
+		t.Errorf("200 instances fall into %d of 10 tenths of the window, want them spread", len(seen))
+	}
+	if fleetOffset("x", 0) != 0 {
+		t.Error("no window, no offset")
 	}
 }

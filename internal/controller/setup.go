@@ -52,8 +52,19 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	opts.defaults()
 	coord := instance.New(instance.Options{
 		Clock:  opts.Clock,
-		Budget: dcs.NewLimiter(opts.DCSRequestsPerSecond, opts.DCSBurst),
+		Budget: dcs.NewLimiter(opts.DCSRequestsPerSecond, opts.DCSBurst).WithBackgroundShare(opts.DCSBackgroundShare),
+		Observe: instance.ObserveOptions{
+			Interval:        opts.RestorePollInterval,
+			RunningInterval: fastRestorePoll,
+			RecordsEvery:    max(recordRecheck, opts.RestorePollInterval),
+		},
 	})
+	// The coordinator reads the lists of idle instances in the background,
+	// on the leader only.
+	if err := mgr.Add(coord); err != nil {
+		return err
+	}
+	budgetMetrics.use(coord)
 	connector := opts.Connector
 	if connector == nil {
 		connector = &SecretConnector{
@@ -76,12 +87,14 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 
 	backupWakeups := newWakeups()
 	coord.Register(kindBackup, backupOccupants{c: mgr.GetClient()}, backupWakeups.wake)
-	backups := NewDCSBackupReconciler(deps("dcsbackup-controller"), opts.RestorePollInterval)
+	backups := NewDCSBackupReconciler(deps("dcsbackup-controller"))
 	if err := backups.SetupWithManager(mgr, opts.MaxConcurrentReconciles, backupWakeups); err != nil {
 		return err
 	}
-	schedules := NewDCSBackupScheduleReconciler(deps("dcsbackupschedule-controller"), opts.RestorePollInterval)
-	if err := schedules.SetupWithManager(mgr, opts.MaxConcurrentReconciles); err != nil {
+	scheduleWakeups := newWakeups()
+	coord.Register(kindSchedule, nil, scheduleWakeups.wake)
+	schedules := NewDCSBackupScheduleReconciler(deps("dcsbackupschedule-controller"))
+	if err := schedules.SetupWithManager(mgr, opts.MaxConcurrentReconciles, scheduleWakeups); err != nil {
 		return err
 	}
 
@@ -106,6 +119,9 @@ func (o *Options) defaults() {
 	}
 	if o.DCSRequestsPerSecond == 0 {
 		o.DCSRequestsPerSecond = dcs.DefaultRateLimit
+	}
+	if o.DCSBackgroundShare <= 0 || o.DCSBackgroundShare > 1 {
+		o.DCSBackgroundShare = dcs.DefaultBackgroundShare
 	}
 	if o.DCSBurst <= 0 {
 		o.DCSBurst = dcs.DefaultRateBurst

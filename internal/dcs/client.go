@@ -370,7 +370,12 @@ func (c *Client) do(parent context.Context, r request) (response, error) {
 	}
 	ctx, cancel := context.WithTimeout(parent, c.cfg.Timeout)
 	defer cancel()
-	if err := c.cfg.Limiter.Wait(ctx, c.endpoint.String(), c.cfg.ProjectID); err != nil {
+	waitCtx := ctx
+	if r.method != http.MethodGet && PriorityOf(ctx) == Foreground {
+		// A request that starts or stops work in DCS goes before polls.
+		waitCtx = WithPriority(ctx, Start)
+	}
+	if err := c.cfg.Limiter.Wait(waitCtx, c.endpoint.String(), c.cfg.ProjectID); err != nil {
 		return response{}, c.transportError(parent, ctx, r, fmt.Errorf("%w: %w", ErrRateLimited, err))
 	}
 	req, err := c.newRequest(ctx, r)

@@ -30,6 +30,7 @@ limitations under the License.
 package instance
 
 import (
+	"slices"
 	"sync"
 	"time"
 
@@ -61,18 +62,23 @@ type Object struct {
 // Options configure a Coordinator.
 type Options struct {
 	// Clock is the controllers' clock; nil means the real clock.
-	Clock clock.PassiveClock
+	Clock clock.Clock
 	// Budget limits the DCS requests per endpoint and project; nil means
 	// the process-wide default limiter.
 	Budget *dcs.Limiter
+	// Observe tunes the background reads of watched instances.
+	Observe ObserveOptions
 }
 
 // Coordinator holds the per-instance and per-object knowledge of every
 // controller. It is safe for concurrent use.
 type Coordinator struct {
-	clock   clock.PassiveClock
+	clock   clock.Clock
 	started time.Time
 	budget  *dcs.Limiter
+	observe ObserveOptions
+	// kicks wakes the observation loop.
+	kicks chan struct{}
 
 	// acquireMu serialises Acquire; mu guards the maps.
 	acquireMu sync.Mutex
@@ -98,9 +104,12 @@ type instanceState struct {
 	holdOffUntil time.Time
 	restores     listEntry[dcs.Restore]
 	records      listEntry[dcs.Backup]
-	// firstReadAt spreads the first list reads after a start (see
-	// StartupDelay).
-	firstReadAt time.Time
+	// activeUntil keeps the short read interval after a backup or a
+	// restore on the instance.
+	activeUntil time.Time
+	// obs is the background reading of a watched instance (nil: nobody
+	// watches it).
+	obs *observation
 	// refs are the objects that act on the instance; the state is dropped
 	// when the last one is forgotten.
 	refs map[Object]struct{}
@@ -120,9 +129,12 @@ type objectState struct {
 	// startedAt is when the object asked DCS for its operation, to the
 	// nanosecond (the status has whole seconds).
 	startedAt time.Time
+	// watch is the object's watch on its instance's lists, if any.
+	watch *watchState
 }
 
-// New returns a Coordinator; its start time (for StartupDelay) is now.
+// New returns a Coordinator; its start time (for the spread of the first
+// reads) is now.
 func New(o Options) *Coordinator {
 	clk := o.Clock
 	if clk == nil {
@@ -132,10 +144,13 @@ func New(o Options) *Coordinator {
 	if budget == nil {
 		budget = dcs.DefaultLimiter()
 	}
+	o.Observe.defaults()
 	return &Coordinator{
 		clock:     clk,
 		started:   clk.Now(),
 		budget:    budget,
+		observe:   o.Observe,
+		kicks:     make(chan struct{}, 1),
 		kinds:     map[string]kind{},
 		instances: map[Key]*instanceState{},
 		objects:   map[Object]*objectState{},
@@ -164,6 +179,7 @@ func (c *Coordinator) objectLocked(obj Object, uid types.UID) *objectState {
 	st, ok := c.objects[obj]
 	if !ok || st.uid != uid {
 		if ok {
+			c.unwatchLocked(obj, st)
 			c.untrackLocked(obj, st)
 		}
 		st = &objectState{uid: uid}
@@ -182,6 +198,9 @@ func (c *Coordinator) Track(obj Object, uid types.UID, keys ...Key) {
 	if sameKeys(st.keys, keys) {
 		return
 	}
+	if st.watch != nil && !slices.Contains(keys, st.watch.w.Key) {
+		c.unwatchLocked(obj, st)
+	}
 	c.untrackLocked(obj, st)
 	st.keys = append(st.keys[:0:0], keys...)
 	for _, k := range keys {
@@ -198,6 +217,7 @@ func (c *Coordinator) Forget(obj Object) {
 	if !ok {
 		return
 	}
+	c.unwatchLocked(obj, st)
 	c.untrackLocked(obj, st)
 	delete(c.objects, obj)
 }

@@ -381,28 +381,3 @@ func TestSharedListsOneCallPerRound(t *testing.T) {
 		t.Fatal("after invalidating, the records must be read again")
 	}
 }
-
-func TestStartupDelaySpreadsFirstReadsOverOneInterval(t *testing.T) {
-	c, clk, _, _ := newTestCoordinator()
-	track(c, holder("DCSBackup", "a", 0))
-	d := c.StartupDelay(inst, time.Minute)
-	if d < 0 || d >= time.Minute {
-		t.Fatalf("got %v, want within the first minute", d)
-	}
-	if again := c.StartupDelay(inst, time.Minute); again != d {
-		t.Fatalf("asked again: got %v, want the same moment %v", again, d)
-	}
-	if _, _, err := c.Restores(context.Background(), inst, time.Minute,
-		func(context.Context) ([]dcs.Restore, error) { return nil, nil }); err != nil {
-		t.Fatal(err)
-	}
-	if got := c.StartupDelay(inst, time.Minute); got != 0 {
-		t.Fatalf("after the first read: got %v, want 0", got)
-	}
-	clk.Step(time.Minute)
-	other := Key{ID: "i-2"}
-	c.Track(Object{Kind: "DCSBackup"}, "u2", other)
-	if got := c.StartupDelay(other, time.Minute); got != 0 {
-		t.Fatalf("after the first interval: got %v, want 0", got)
-	}
-}

@@ -18,7 +18,6 @@ package instance
 
 import (
 	"context"
-	"math/rand/v2"
 	"time"
 
 	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
@@ -80,6 +79,9 @@ func shared[T any](ctx context.Context, c *Coordinator, key Key, name string, ma
 			*entryOf(st) = entry
 		}
 		c.mu.Unlock()
+		// Whoever read the list, the objects that show it learn of a
+		// change now.
+		c.noteChange(key)
 		return entry, nil
 	})
 	if err != nil {
@@ -87,28 +89,4 @@ func shared[T any](ctx context.Context, c *Coordinator, key Key, name string, ma
 	}
 	entry := v.(listEntry[T])
 	return entry.items, entry.at, nil
-}
-
-// StartupDelay returns how long to put off the first read of an
-// instance's lists after the process started. A restarted manager visits
-// every finished object at once; reading every instance's lists in that
-// first wave would queue the polls of running backups behind hundreds of
-// calls. During the first interval after the start, the first read of each
-// instance is put off to a random moment within that interval; later reads,
-// and every read after the first interval, are not delayed.
-func (c *Coordinator) StartupDelay(key Key, interval time.Duration) time.Duration {
-	now := c.clock.Now()
-	if interval <= 0 || now.Sub(c.started) >= interval {
-		return 0
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	st, ok := c.instances[key]
-	if !ok || st.restores.valid || st.records.valid {
-		return 0
-	}
-	if st.firstReadAt.IsZero() {
-		st.firstReadAt = c.started.Add(time.Duration(rand.Int64N(int64(interval)))) //nolint:gosec // load spreading
-	}
-	return max(0, st.firstReadAt.Sub(now))
 }

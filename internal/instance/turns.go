@@ -64,20 +64,26 @@ type kind struct {
 	wake      func(types.NamespacedName)
 }
 
-// Register makes a kind take part in the turns: occupants answers for its
-// objects, and wake enqueues one of them (it must not block).
+// Register makes a kind known: occupants answers for its objects in the
+// turns (nil: the kind takes no turns), and wake enqueues one of them (it
+// must not block) when it is next in line or its instance's lists changed
+// for it.
 func (c *Coordinator) Register(name string, occupants Occupants, wake func(types.NamespacedName)) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.kinds[name] = kind{occupants: occupants, wake: wake}
 }
 
+// registered returns the kinds that take turns on instances (those with
+// occupants; kinds registered only to be woken take none).
 func (c *Coordinator) registered() []kind {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	out := make([]kind, 0, len(c.kinds))
 	for _, k := range c.kinds {
-		out = append(out, k)
+		if k.occupants != nil {
+			out = append(out, k)
+		}
 	}
 	return out
 }

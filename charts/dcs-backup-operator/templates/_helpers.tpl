@@ -109,6 +109,7 @@ args are the manager's command-line flags, one per line.
 - --max-concurrent-reconciles={{ int .Values.manager.maxConcurrentReconciles }}
 - --dcs-requests-per-second={{ .Values.manager.dcs.requestsPerSecond }}
 - --dcs-burst={{ int .Values.manager.dcs.burst }}
+- --dcs-background-share={{ .Values.manager.dcs.backgroundShare }}
 - --dcs-timeout={{ .Values.manager.dcs.timeout }}
 - --zap-log-level={{ .Values.logging.level }}
 {{- with .Values.logging.encoder }}

@@ -1,0 +1,104 @@
+package dcs
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+func TestBackgroundRequestsGiveWayToForegroundOnes(t *testing.T) {
+	// One token every 200 ms and no burst beyond it: the second foreground
+	// request waits, and a background request that arrives meanwhile must
+	// not go first.
+	l := NewLimiter(5, 1)
+	ctx := context.Background()
+	if err := l.Wait(ctx, "e", "p"); err != nil {
+		t.Fatal(err)
+	}
+	order := make(chan Priority, 2)
+	fgQueued := make(chan struct{})
+	go func() {
+		b := l.budget("e", "p")
+		b.enter(Foreground) // as Wait does, so the test knows it queued
+		close(fgQueued)
+		err := b.all.Wait(ctx)
+		b.admitted[Foreground].Add(1)
+		b.leave(Foreground)
+		if err == nil {
+			order <- Foreground
+		}
+	}()
+	<-fgQueued
+	go func() {
+		if err := l.Wait(WithPriority(ctx, Background), "e", "p"); err == nil {
+			order <- Background
+		}
+	}()
+	if first := <-order; first != Foreground {
+		t.Fatalf("%s went first, want the foreground request", first)
+	}
+	if second := <-order; second != Background {
+		t.Fatalf("got %s, want the background request after it", second)
+	}
+	if fg, bg := l.Admitted("e", "p", Foreground), l.Admitted("e", "p", Background); fg != 2 || bg != 1 {
+		t.Fatalf("admitted %d foreground, %d background; want 2, 1", fg, bg)
+	}
+}
+
+func TestStartingWorkGoesBeforePolls(t *testing.T) {
+	l := NewLimiter(5, 1)
+	ctx := context.Background()
+	if err := l.Wait(ctx, "e", "p"); err != nil {
+		t.Fatal(err)
+	}
+	order := make(chan Priority, 2)
+	startQueued := make(chan struct{})
+	go func() {
+		b := l.budget("e", "p")
+		b.enter(Start)
+		close(startQueued)
+		err := b.all.Wait(ctx)
+		b.leave(Start)
+		if err == nil {
+			order <- Start
+		}
+	}()
+	<-startQueued
+	go func() {
+		if err := l.Wait(ctx, "e", "p"); err == nil {
+			order <- Foreground
+		}
+	}()
+	if first := <-order; first != Start {
+		t.Fatalf("%s went first, want the create", first)
+	}
+	<-order
+}
+
+func TestBackgroundShareOfTheBudget(t *testing.T) {
+	l := NewLimiter(10, 20).WithBackgroundShare(0.25)
+	b := l.budget("e", "p")
+	if got := b.background.Limit(); got != rate.Limit(2.5) {
+		t.Errorf("background rate %v, want 2.5/s (25%% of 10/s)", got)
+	}
+	if got := b.background.Burst(); got != 5 {
+		t.Errorf("background burst %d, want 5", got)
+	}
+	if got := l.BackgroundRate(); got != 2.5 {
+		t.Errorf("BackgroundRate %v, want 2.5", got)
+	}
+	// Without a limit, background requests are not limited either.
+	free := NewLimiter(0, 0)
+	ctx, cancel := context.WithTimeout(WithPriority(context.Background(), Background), time.Second)
+	defer cancel()
+	for range 100 {
+		if err := free.Wait(ctx, "e", "p"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if PriorityOf(context.Background()) != Foreground || Background.String() != "background" {
+		t.Error("requests are foreground unless marked")
+	}
+}
