@@ -60,6 +60,7 @@ type DCSBackupTemplate struct {
 }
 
 // DCSBackupScheduleSpec is the desired schedule.
+// +kubebuilder:validation:XValidation:rule="!has(self.exportRetention) || has(self.template.spec.export)",message="exportRetention needs template.spec.export: it prunes the exports of the schedule's backups",fieldPath=".exportRetention"
 type DCSBackupScheduleSpec struct {
 	// schedule in cron format: five fields (minute hour day-of-month month
 	// day-of-week) or a macro such as @daily or @hourly. Set the time zone
@@ -91,9 +92,21 @@ type DCSBackupScheduleSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	StartingDeadlineSeconds *int64 `json:"startingDeadlineSeconds,omitempty"`
 
-	// retention of succeeded backups. Without it every backup is kept.
+	// retention of succeeded backups in DCS. Without it every backup is
+	// kept, up to DCS's cap of 24 backups per instance (automatic and
+	// manual together): beyond it DCS deletes the oldest. For more, export
+	// the backups (template.spec.export) and set exportRetention.
 	// +optional
 	Retention *Retention `json:"retention,omitempty"`
+
+	// exportRetention says which exports of this schedule's backups to
+	// keep in the bucket (the template's spec.export), independent of
+	// retention, which counts the backups in DCS: DCS keeps at most 24
+	// backups per instance, the bucket as many as this says. The exports
+	// are read from the bucket, which is their catalogue. Without it every
+	// export is kept.
+	// +optional
+	ExportRetention *ExportRetention `json:"exportRetention,omitempty"`
 
 	// failedBackupsHistoryLimit is how many failed backups to keep (the
 	// latest run is always kept, whatever its result, so its error stays
