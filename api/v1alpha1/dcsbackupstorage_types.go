@@ -274,17 +274,17 @@ const (
 	ConditionExported = "Exported"
 
 	// Exported reasons.
-	ReasonExportPending    = "Pending"
-	ReasonExportCopying    = "Copying"
-	ReasonExportSucceeded  = "ExportSucceeded"
-	ReasonExportAdopted    = "ExportAdopted"
-	ReasonStorageNotFound  = "StorageNotFound"
-	ReasonStorageNotReady  = "StorageNotReady"
-	ReasonBackupGone       = "BackupGone"
-	ReasonExportConflict   = "ExportConflict"
-	ReasonSizeMismatch     = "SizeMismatch"
-	ReasonExportFailed     = "ExportFailed"
-	ReasonExportRetrying   = "Retrying"
+	ReasonExportPending   = "Pending"
+	ReasonExportCopying   = "Copying"
+	ReasonExportSucceeded = "ExportSucceeded"
+	ReasonExportAdopted   = "ExportAdopted"
+	ReasonStorageNotFound = "StorageNotFound"
+	ReasonStorageNotReady = "StorageNotReady"
+	ReasonBackupGone      = "BackupGone"
+	ReasonExportConflict  = "ExportConflict"
+	ReasonSizeMismatch    = "SizeMismatch"
+	ReasonExportFailed    = "ExportFailed"
+	ReasonExportRetrying  = "Retrying"
 
 	// DCSBackupStorage Ready reasons (with CredentialsNotFound,
 	// Unauthorized and InvalidEndpoint).
