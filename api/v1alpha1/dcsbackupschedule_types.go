@@ -155,6 +155,16 @@ type DCSBackupScheduleStatus struct {
 	// +optional
 	LastRestore *RestoreRecord `json:"lastRestore,omitempty"`
 
+	// exportsKept is how many complete exports of this schedule's backups
+	// export retention found in the bucket and kept, as of
+	// lastExportPruneTime.
+	// +optional
+	ExportsKept *int32 `json:"exportsKept,omitempty"`
+
+	// lastExportPruneTime is when export retention last read the bucket.
+	// +optional
+	LastExportPruneTime *metav1.Time `json:"lastExportPruneTime,omitempty"`
+
 	// lastRunNowToken is the run-now annotation value already acted on.
 	// +optional
 	LastRunNowToken string `json:"lastRunNowToken,omitempty"`

@@ -264,6 +264,15 @@ func (in *DCSBackupScheduleStatus) DeepCopyInto(out *DCSBackupScheduleStatus) {
 		*out = new(RestoreRecord)
 		(*in).DeepCopyInto(*out)
 	}
+	if in.ExportsKept != nil {
+		in, out := &in.ExportsKept, &out.ExportsKept
+		*out = new(int32)
+		**out = **in
+	}
+	if in.LastExportPruneTime != nil {
+		in, out := &in.LastExportPruneTime, &out.LastExportPruneTime
+		*out = (*in).DeepCopy()
+	}
 	if in.Conditions != nil {
 		in, out := &in.Conditions, &out.Conditions
 		*out = make([]v1.Condition, len(*in))

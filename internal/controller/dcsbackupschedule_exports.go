@@ -1,0 +1,254 @@
+/*
+Copyright 2026 The dcs-backup-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controller
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
+	"github.com/dcs-operator/dcs-backup-operator/internal/export"
+	"github.com/dcs-operator/dcs-backup-operator/internal/objectstore"
+)
+
+// exportPruneInterval is how often a schedule reads its exports from the
+// bucket at most, besides right after a child's export ended: each read
+// is a list and a GET per export.
+const exportPruneInterval = 5 * time.Minute
+
+// dcsBackupCap is DCS's limit of backups per instance, automatic and manual
+// together: the 25th evicts the oldest (SPEC.md 17).
+const dcsBackupCap = 24
+
+// pruneExports applies spec.exportRetention to the schedule's exports in
+// the bucket. The bucket is the catalogue: exports are what its folders'
+// manifests say, whether or not their DCSBackups still exist, so pruning a
+// DCSBackup (or losing the cluster) never loses track of an export.
+func (p *schedulePass) pruneExports(ctx context.Context) {
+	s := p.s
+	if s.Spec.ExportRetention == nil || s.Spec.Template.Spec.Export == nil {
+		return
+	}
+	if wait := p.untilExportPrune(); wait > 0 {
+		p.retry = minPositive(p.retry, wait)
+		return
+	}
+	store, ok := p.exportStore(ctx)
+	if !ok {
+		return
+	}
+	entries, err := p.readExports(ctx, store)
+	if err != nil {
+		log.FromContext(ctx).V(1).Info("reading the schedule's exports", "error", err.Error())
+		p.retry = minPositive(p.retry, exportPruneInterval)
+		return
+	}
+	plan := export.PlanRetention(entries, exportPolicy(s.Spec.ExportRetention), p.now, p.cron.loc)
+	deleted := 0
+	for _, folder := range append(plan.Delete, plan.Incomplete...) {
+		if err := deleteExport(ctx, store, folder); err != nil {
+			log.FromContext(ctx).Error(err, "deleting an export", "folder", folder)
+			break
+		}
+		deleted++
+	}
+	if deleted > 0 {
+		p.out.event(false, "ExportsPruned", fmt.Sprintf("deleted %d export(s) from the bucket by exportRetention "+
+			"(%d complete, %d incomplete older than %s); %d kept", deleted, len(plan.Delete), len(plan.Incomplete),
+			export.IncompleteGrace, len(plan.Keep)))
+	}
+	p.s.Status.ExportsKept = ptrTo(int32(len(plan.Keep)))
+	p.s.Status.LastExportPruneTime = &metav1.Time{Time: p.now}
+	p.retry = minPositive(p.retry, exportPruneInterval)
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// untilExportPrune is the wait before the next read of the bucket: none
+// when a child's export ended since the last one.
+func (p *schedulePass) untilExportPrune() time.Duration {
+	last := p.s.Status.LastExportPruneTime
+	if last == nil {
+		return 0
+	}
+	for i := range p.children {
+		if e := p.children[i].Status.Export; e != nil && e.CompletedAt != nil && e.CompletedAt.After(last.Time) {
+			return 0
+		}
+	}
+	return last.Add(exportPruneInterval).Sub(p.now)
+}
+
+// exportStore connects to the template's storage, when it is ready.
+func (p *schedulePass) exportStore(ctx context.Context) (objectstore.Store, bool) {
+	name := p.s.Spec.Template.Spec.Export.StorageRef.Name
+	st := &backupv1alpha1.DCSBackupStorage{}
+	if err := p.r.deps.Client.Get(ctx, types.NamespacedName{Namespace: p.s.Namespace, Name: name}, st); err != nil {
+		if !apierrors.IsNotFound(err) {
+			log.FromContext(ctx).Error(err, "reading the export storage", "storage", name)
+		}
+		p.retry = minPositive(p.retry, exportPruneInterval)
+		return nil, false
+	}
+	if c := storageReady(st); c == nil || c.Status != metav1.ConditionTrue {
+		p.retry = minPositive(p.retry, exportPruneInterval)
+		return nil, false
+	}
+	store, err := p.r.deps.Stores.Connect(ctx, p.s.Namespace, st.Spec)
+	if err != nil {
+		p.retry = minPositive(p.retry, exportPruneInterval)
+		return nil, false
+	}
+	return store, true
+}
+
+// readExports lists the schedule's export folders: those of its children's
+// names whose manifest names the schedule (complete), and those of its
+// children's names without a manifest (incomplete, dated by their newest
+// object).
+func (p *schedulePass) readExports(ctx context.Context, store objectstore.Store) ([]export.Entry, error) {
+	nsPrefix := p.s.Namespace + "/"
+	objs, err := store.List(ctx, nsPrefix)
+	if err != nil {
+		return nil, err
+	}
+	type folder struct {
+		manifest bool
+		newest   time.Time
+	}
+	folders := map[string]*folder{}
+	var order []string
+	for _, o := range objs {
+		name, file, ok := strings.Cut(strings.TrimPrefix(o.Key, nsPrefix), "/")
+		if !ok || !p.isChildName(name) {
+			continue
+		}
+		key := export.Folder(p.s.Namespace, name)
+		f := folders[key]
+		if f == nil {
+			f = &folder{}
+			folders[key] = f
+			order = append(order, key)
+		}
+		f.manifest = f.manifest || file == export.ManifestName
+		if o.LastModified.After(f.newest) {
+			f.newest = o.LastModified
+		}
+	}
+	entries := make([]export.Entry, 0, len(order))
+	for _, key := range order {
+		f := folders[key]
+		if !f.manifest {
+			entries = append(entries, export.Entry{Folder: key, Time: f.newest})
+			continue
+		}
+		e, mine, err := p.readManifest(ctx, store, key)
+		if err != nil {
+			return nil, err
+		}
+		if mine {
+			entries = append(entries, e)
+		}
+	}
+	return entries, nil
+}
+
+// readManifest reads a complete export; it reports false for one that
+// another schedule made (a name that merely starts like this schedule's).
+// A manifest that cannot be parsed is left alone: not counted, not deleted.
+func (p *schedulePass) readManifest(ctx context.Context, store objectstore.Store, folder string) (export.Entry, bool, error) {
+	data, err := store.Get(ctx, folder+export.ManifestName)
+	if objectstore.IsNotFound(err) {
+		return export.Entry{}, false, nil
+	}
+	if err != nil {
+		return export.Entry{}, false, err
+	}
+	m, err := export.ParseManifest(data)
+	if err != nil || m.Source.Schedule != p.s.Name {
+		return export.Entry{}, false, nil
+	}
+	return export.Entry{Folder: folder, Complete: true, Time: m.Time()}, true, nil
+}
+
+// childNamePattern matches the suffixes of a schedule's children: a slot
+// (yyyymmddhhmm) or a run-now token (run- and 10 hex digits).
+var childNamePattern = regexp.MustCompile(`^([0-9]{12}|run-[0-9a-f]{10})$`)
+
+func (p *schedulePass) isChildName(name string) bool {
+	rest, ok := strings.CutPrefix(name, p.s.Name+"-")
+	return ok && childNamePattern.MatchString(rest)
+}
+
+// deleteExport deletes a folder: the manifest first, so that a deletion
+// cut short leaves a folder that reads as incomplete, never a manifest
+// that names missing files.
+func deleteExport(ctx context.Context, store objectstore.Store, folder string) error {
+	if err := store.Delete(ctx, folder+export.ManifestName); err != nil {
+		return err
+	}
+	objs, err := store.List(ctx, folder)
+	if err != nil {
+		return err
+	}
+	keys := make([]string, 0, len(objs))
+	for _, o := range objs {
+		keys = append(keys, o.Key)
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	return store.Delete(ctx, keys...)
+}
+
+func exportPolicy(r *backupv1alpha1.ExportRetention) export.Policy {
+	n := func(v *int32) int {
+		if v == nil {
+			return 0
+		}
+		return int(*v)
+	}
+	p := export.Policy{KeepLast: n(r.KeepLast), KeepDaily: n(r.KeepDaily), KeepWeekly: n(r.KeepWeekly),
+		KeepMonthly: n(r.KeepMonthly)}
+	if r.MaxAge != nil {
+		p.MaxAge = r.MaxAge.Duration
+	}
+	return p
+}
+
+// dcsCapAdvice is the part of the Ready message about DCS's cap of 24
+// backups per instance: retention.keepLast plus the run under way cannot
+// all stay in DCS, which deletes the oldest. Ready stays True: the schedule
+// runs, it just keeps fewer backups in DCS than it says.
+func (p *schedulePass) dcsCapAdvice() string {
+	r := p.s.Spec.Retention
+	if r == nil || r.KeepLast == nil || int(*r.KeepLast)+1 <= dcsBackupCap {
+		return ""
+	}
+	return fmt.Sprintf("; note: retention.keepLast %d cannot fit: DCS keeps at most %d backups per instance "+
+		"(automatic and manual together) and deletes the oldest beyond that, so at most %d of this schedule's backups "+
+		"stay in DCS; to keep more, export them (spec.template.spec.export) and keep them in the bucket with "+
+		"spec.exportRetention", *r.KeepLast, dcsBackupCap, dcsBackupCap-1)
+}
