@@ -124,55 +124,76 @@ func (p *schedulePass) exportStore(ctx context.Context) (objectstore.Store, bool
 	return store, true
 }
 
+// exportFolder is one folder of the schedule's exports as listed.
+type exportFolder struct {
+	key      string
+	manifest bool
+	newest   time.Time
+}
+
 // readExports lists the schedule's export folders: those of its children's
 // names whose manifest names the schedule (complete), and those of its
 // children's names without a manifest (incomplete, dated by their newest
-// object).
+// object) unless the child is still copying into it.
 func (p *schedulePass) readExports(ctx context.Context, store objectstore.Store) ([]export.Entry, error) {
+	folders, err := p.listExportFolders(ctx, store)
+	if err != nil {
+		return nil, err
+	}
+	copying := map[string]bool{}
+	for i := range p.children {
+		if c := &p.children[i]; c.Spec.Export != nil && !exportFinished(c) {
+			copying[export.Folder(c.Namespace, c.Name)] = true
+		}
+	}
+	entries := make([]export.Entry, 0, len(folders))
+	for _, f := range folders {
+		switch {
+		case !f.manifest && copying[f.key]:
+			// A copy under way: its files land before its manifest.
+		case !f.manifest:
+			entries = append(entries, export.Entry{Folder: f.key, Time: f.newest})
+		default:
+			e, mine, err := p.readManifest(ctx, store, f.key)
+			if err != nil {
+				return nil, err
+			}
+			if mine {
+				entries = append(entries, e)
+			}
+		}
+	}
+	return entries, nil
+}
+
+// listExportFolders groups the objects under the namespace's folder by the
+// child folder they are in, keeping the folders of this schedule's names.
+func (p *schedulePass) listExportFolders(ctx context.Context, store objectstore.Store) ([]*exportFolder, error) {
 	nsPrefix := p.s.Namespace + "/"
 	objs, err := store.List(ctx, nsPrefix)
 	if err != nil {
 		return nil, err
 	}
-	type folder struct {
-		manifest bool
-		newest   time.Time
-	}
-	folders := map[string]*folder{}
-	var order []string
+	byKey := map[string]*exportFolder{}
+	var out []*exportFolder
 	for _, o := range objs {
 		name, file, ok := strings.Cut(strings.TrimPrefix(o.Key, nsPrefix), "/")
 		if !ok || !p.isChildName(name) {
 			continue
 		}
 		key := export.Folder(p.s.Namespace, name)
-		f := folders[key]
+		f := byKey[key]
 		if f == nil {
-			f = &folder{}
-			folders[key] = f
-			order = append(order, key)
+			f = &exportFolder{key: key}
+			byKey[key] = f
+			out = append(out, f)
 		}
 		f.manifest = f.manifest || file == export.ManifestName
 		if o.LastModified.After(f.newest) {
 			f.newest = o.LastModified
 		}
 	}
-	entries := make([]export.Entry, 0, len(order))
-	for _, key := range order {
-		f := folders[key]
-		if !f.manifest {
-			entries = append(entries, export.Entry{Folder: key, Time: f.newest})
-			continue
-		}
-		e, mine, err := p.readManifest(ctx, store, key)
-		if err != nil {
-			return nil, err
-		}
-		if mine {
-			entries = append(entries, e)
-		}
-	}
-	return entries, nil
+	return out, nil
 }
 
 // readManifest reads a complete export; it reports false for one that

@@ -329,3 +329,23 @@ func TestRunRefusesPlainHTTPLinks(t *testing.T) {
 		t.Fatalf("result %v", res.Err)
 	}
 }
+
+func TestLinkReaderStaysAtEOF(t *testing.T) {
+	w := newWorld(t, simulator.Instance{ID: "h1", BackupSize: 1 << 16})
+	l := &links{source: w.job().Links, now: time.Now}
+	if err := l.renewLocked(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	r, err := openLink(context.Background(), http.DefaultClient, l, l.files.Links[0].FileName, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := io.ReadAll(r)
+	if err != nil || int64(len(data)) != r.Size() {
+		t.Fatalf("read %d of %d bytes: %v", len(data), r.Size(), err)
+	}
+	// Upload reads once more to make sure nothing follows.
+	if n, err := r.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+		t.Fatalf("a read past the end: %d, %v", n, err)
+	}
+}

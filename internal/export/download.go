@@ -171,6 +171,11 @@ func openLink(ctx context.Context, client *http.Client, l *links, name string, p
 func (r *linkReader) Size() int64 { return r.size }
 
 func (r *linkReader) Read(p []byte) (int, error) {
+	if r.off == r.size {
+		// Done: a reader that checks for more (Upload does) must get
+		// io.EOF, not a request for the range past the end (416).
+		return 0, io.EOF
+	}
 	for {
 		if r.body == nil {
 			if err := r.reopen(); err != nil {
