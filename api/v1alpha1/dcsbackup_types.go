@@ -102,6 +102,14 @@ type DCSBackupTemplateSpec struct {
 	// +optional
 	// +kubebuilder:default=Retain
 	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// export copies the backup's files, once it succeeded, into a bucket
+	// outside DCS (a DCSBackupStorage), where they outlive DCS's 24-backup
+	// cap and the instance. Neither pruning nor deleting the DCSBackup
+	// deletes the copy. It may be added to an existing backup, not changed
+	// or removed.
+	// +optional
+	Export *ExportSpec `json:"export,omitempty"`
 }
 
 // DCSBackupSpec is the desired backup.
@@ -111,6 +119,7 @@ type DCSBackupTemplateSpec struct {
 // +kubebuilder:validation:XValidation:rule="(has(self.format) ? self.format : 'rdb') == (has(oldSelf.format) ? oldSelf.format : 'rdb')",message="format is immutable",fieldPath=".format"
 // +kubebuilder:validation:XValidation:rule="has(self.remark) == has(oldSelf.remark) && (!has(self.remark) || self.remark == oldSelf.remark)",message="remark is immutable",fieldPath=".remark"
 // +kubebuilder:validation:XValidation:rule="has(self.backupID) == has(oldSelf.backupID) && (!has(self.backupID) || self.backupID == oldSelf.backupID)",message="backupID is immutable",fieldPath=".backupID"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.export) || (has(self.export) && self.export == oldSelf.export)",message="export may be added, not changed or removed: an export in progress or done stays where it is",fieldPath=".export"
 type DCSBackupSpec struct {
 	DCSBackupTemplateSpec `json:",inline"`
 
@@ -177,6 +186,11 @@ type DCSBackupStatus struct {
 	// +optional
 	CreateRequestedAt *metav1.Time `json:"createRequestedAt,omitempty"`
 
+	// export is the state of the copy of the backup outside DCS, when
+	// spec.export asks for one.
+	// +optional
+	Export *ExportStatus `json:"export,omitempty"`
+
 	// restores made from this backup, newest first, at most 10.
 	// +optional
 	// +kubebuilder:validation:MaxItems=10
@@ -187,7 +201,8 @@ type DCSBackupStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Succeeded, Synced and, once a restore exists, Restored.
+	// conditions: Succeeded, Synced, Exported (with spec.export) and, once
+	// a restore exists, Restored.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -202,6 +217,7 @@ type DCSBackupStatus struct {
 // +kubebuilder:printcolumn:name="Backup ID",type=string,JSONPath=`.status.backupID`
 // +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.progress`
 // +kubebuilder:printcolumn:name="Size",type=integer,JSONPath=`.status.size`
+// +kubebuilder:printcolumn:name="Export",type=string,JSONPath=`.status.export.phase`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 
 // DCSBackup is one backup of one DCS instance, from the API call to a

@@ -62,6 +62,7 @@ type DCSBackupTemplate struct {
 // DCSBackupScheduleSpec is the desired schedule.
 // +kubebuilder:validation:XValidation:rule="has(self.instanceSelector) != has(self.template.spec.instanceID)",message="set exactly one of spec.instanceSelector (a fleet of instances by their tags) and spec.template.spec.instanceID (one instance)"
 // +kubebuilder:validation:XValidation:rule="!has(self.startWindow) || has(self.instanceSelector)",message="spec.startWindow spreads the backups of a fleet: it needs spec.instanceSelector",fieldPath=".startWindow"
+// +kubebuilder:validation:XValidation:rule="!has(self.exportRetention) || has(self.template.spec.export)",message="exportRetention needs template.spec.export: it prunes the exports of the schedule's backups",fieldPath=".exportRetention"
 type DCSBackupScheduleSpec struct {
 	// schedule in cron format: five fields (minute hour day-of-month month
 	// day-of-week) or a macro such as @daily or @hourly. Set the time zone
@@ -93,9 +94,21 @@ type DCSBackupScheduleSpec struct {
 	// +kubebuilder:validation:Minimum=0
 	StartingDeadlineSeconds *int64 `json:"startingDeadlineSeconds,omitempty"`
 
-	// retention of succeeded backups. Without it every backup is kept.
+	// retention of succeeded backups in DCS. Without it every backup is
+	// kept, up to DCS's cap of 24 backups per instance (automatic and
+	// manual together): beyond it DCS deletes the oldest. For more, export
+	// the backups (template.spec.export) and set exportRetention.
 	// +optional
 	Retention *Retention `json:"retention,omitempty"`
+
+	// exportRetention says which exports of this schedule's backups to
+	// keep in the bucket (the template's spec.export), independent of
+	// retention, which counts the backups in DCS: DCS keeps at most 24
+	// backups per instance, the bucket as many as this says. The exports
+	// are read from the bucket, which is their catalogue. Without it every
+	// export is kept.
+	// +optional
+	ExportRetention *ExportRetention `json:"exportRetention,omitempty"`
 
 	// failedBackupsHistoryLimit is how many failed backups to keep (the
 	// latest run is always kept, whatever its result, so its error stays
@@ -211,6 +224,16 @@ type DCSBackupScheduleStatus struct {
 	// lastRestore is the latest restore on the instance, whoever started it.
 	// +optional
 	LastRestore *RestoreRecord `json:"lastRestore,omitempty"`
+
+	// exportsKept is how many complete exports of this schedule's backups
+	// export retention found in the bucket and kept, as of
+	// lastExportPruneTime.
+	// +optional
+	ExportsKept *int32 `json:"exportsKept,omitempty"`
+
+	// lastExportPruneTime is when export retention last read the bucket.
+	// +optional
+	LastExportPruneTime *metav1.Time `json:"lastExportPruneTime,omitempty"`
 
 	// lastRunNowToken is the run-now annotation value already acted on.
 	// +optional

@@ -81,22 +81,36 @@ type SecretKeySelector struct {
 	Key string `json:"key"`
 }
 
-// RestoreSource is a backup the operator did not make: an automatic
-// backup, one made in the console or by another cluster.
+// RestoreSource is a backup the operator did not make (an automatic
+// backup, one made in the console or by another cluster), or an export in
+// a bucket.
+// +kubebuilder:validation:XValidation:rule="has(self.backupID) != has(self.export)",message="spec.source: set exactly one of backupID (a backup in DCS) and export (a copy in a bucket)"
+// +kubebuilder:validation:XValidation:rule="!has(self.backupID) || has(self.instanceID)",message="spec.source.instanceID is required with spec.source.backupID",fieldPath=".instanceID"
+// +kubebuilder:validation:XValidation:rule="!has(self.export) || !has(self.instanceID)",message="spec.source.instanceID is not used with spec.source.export: the export's manifest names the backup's instance (set spec.target.instanceID to restore elsewhere)",fieldPath=".instanceID"
 type RestoreSource struct {
-	// instanceID is the DCS instance the backup belongs to.
-	// +required
+	// instanceID is the DCS instance the backup belongs to. Required with
+	// backupID.
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^[0-9a-zA-Z][0-9a-zA-Z-]*$`
-	InstanceID string `json:"instanceID"`
+	InstanceID string `json:"instanceID,omitempty"`
 
 	// backupID is the DCS id of the backup.
-	// +required
+	// +optional
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=64
 	// +kubebuilder:validation:Pattern=`^[0-9a-zA-Z][0-9a-zA-Z-]*$`
-	BackupID string `json:"backupID"`
+	BackupID string `json:"backupID,omitempty"`
+
+	// export is a copy of a backup in a bucket (see DCSBackupStorage),
+	// imported with a DCS backup import task from the bucket (file source
+	// self_build_obs). DCS reads the files from an OBS bucket of the
+	// target's account and region, so on the real cloud the storage must
+	// be such a bucket. The target defaults to the instance the manifest
+	// names.
+	// +optional
+	Export *ExportSource `json:"export,omitempty"`
 
 	// connection says how to reach DCS: project, region or endpoint and
 	// credentials. The restore talks to DCS through it, for the target too.

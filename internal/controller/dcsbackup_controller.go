@@ -83,6 +83,8 @@ type Dependencies struct {
 	Connector   Connector
 	Coordinator *instance.Coordinator
 	Clock       clock.Clock
+	// Stores turns a DCSBackupStorage into a client of its bucket.
+	Stores StorageConnector
 }
 
 // DCSBackupReconciler reconciles DCSBackup objects: one backup of one DCS

@@ -20,6 +20,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -143,6 +144,7 @@ func (p *schedulePass) run(ctx context.Context) time.Duration {
 	p.runNow(ctx)
 	p.runDue(ctx)
 	p.freshness()
+	p.pruneExports(ctx)
 	if !p.failed {
 		// While the preflight fails (bad credentials, skewed clock), the
 		// restore list would fail the same way: the schedule then follows
@@ -233,8 +235,13 @@ func (p *schedulePass) preflight(ctx context.Context) {
 			errorBackoff(p.coord().Failed(p.obj, s.UID), errorBackoffLimit, errorBackoffLimit))
 		return
 	}
+	advice := p.dcsCapAdvice()
+	if advice != "" {
+		p.out.event(true, backupv1alpha1.ReasonRetentionExceedsDCSCap, strings.TrimPrefix(advice, "; note: "))
+	}
 	p.setCondition(backupv1alpha1.ConditionReady, metav1.ConditionTrue, backupv1alpha1.ReasonReady,
-		fmt.Sprintf("schedule, time zone, credentials and instance %s (%s, %s) check out", inst.ID, inst.CacheMode, inst.Status))
+		fmt.Sprintf("schedule, time zone, credentials and instance %s (%s, %s) check out%s", inst.ID, inst.CacheMode,
+			inst.Status, advice))
 }
 
 // connectFailed reports credentials or an endpoint that cannot be used.

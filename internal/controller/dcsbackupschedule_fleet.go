@@ -63,6 +63,7 @@ func (p *schedulePass) runFleet(ctx context.Context) time.Duration {
 	p.pruneFleet(ctx)
 	next := p.runFleetRuns(ctx)
 	p.fleetFreshness()
+	p.pruneExports(ctx)
 	wait := minPositive(p.retry, minPositive(next, p.untilNextSlot()))
 	if at := p.s.Status.InstancesListedAt; at != nil {
 		wait = minPositive(wait, max(minPoll, at.Add(fleetListInterval).Sub(p.now)))
@@ -218,7 +219,11 @@ func (p *schedulePass) fleetReady() {
 	if len(skipped) > 0 {
 		msg += fmt.Sprintf(", %d skipped: %s", len(skipped), listNames(skipped))
 	}
-	p.setCondition(backupv1alpha1.ConditionReady, metav1.ConditionTrue, backupv1alpha1.ReasonReady, msg)
+	advice := p.dcsCapAdvice()
+	if advice != "" {
+		p.out.event(true, backupv1alpha1.ReasonRetentionExceedsDCSCap, strings.TrimPrefix(advice, "; note: "))
+	}
+	p.setCondition(backupv1alpha1.ConditionReady, metav1.ConditionTrue, backupv1alpha1.ReasonReady, msg+advice)
 }
 
 // eligible returns the instances the fleet backs up, in order.

@@ -50,13 +50,22 @@ func (r *DCSBackupScheduleReconciler) SetupWithManager(mgr ctrl.Manager, workers
 		Complete(r)
 }
 
-// phaseChanged passes creations, deletions and phase changes of children.
+// phaseChanged passes creations, deletions and phase changes of children,
+// of the backup or of its export (export retention runs when one ends).
 func phaseChanged() predicate.Predicate {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		o, okOld := e.ObjectOld.(*backupv1alpha1.DCSBackup)
 		n, okNew := e.ObjectNew.(*backupv1alpha1.DCSBackup)
-		return !okOld || !okNew || o.Status.Phase != n.Status.Phase || !o.DeletionTimestamp.Equal(n.DeletionTimestamp)
+		return !okOld || !okNew || o.Status.Phase != n.Status.Phase || !o.DeletionTimestamp.Equal(n.DeletionTimestamp) ||
+			exportPhase(o) != exportPhase(n)
 	}}
+}
+
+func exportPhase(b *backupv1alpha1.DCSBackup) backupv1alpha1.ExportPhase {
+	if b.Status.Export == nil {
+		return ""
+	}
+	return b.Status.Export.Phase
 }
 
 // scheduleOfChild maps a DCSBackup made by a schedule to that schedule.

@@ -104,6 +104,7 @@ type restorePass struct {
 	key    instance.Key
 	api    dcs.API
 	source *backupv1alpha1.DCSBackup // the DCSBackup of spec.backupRef
+	export *restoreExport            // the export of spec.source.export
 	// timed is set when the next pass is due at a moment (a poll).
 	timed bool
 }

@@ -73,13 +73,17 @@ func (p *restorePass) startImport(ctx context.Context) time.Duration {
 	if err := p.writeIntent(ctx); err != nil {
 		return p.intentFailed(ctx, err)
 	}
-	task, err := p.api.CreateImportTask(ctx, dcs.ImportTaskRequest{
+	req := dcs.ImportTaskRequest{
 		TaskName:         restoreToken(p.rs),
 		Description:      restoreRemark(p.rs),
 		BackupID:         st.BackupID,
 		TargetInstanceID: st.InstanceID,
 		TargetPassword:   password,
-	})
+	}
+	if e := p.export; e != nil {
+		req.BackupID, req.Bucket, req.Files = "", e.bucket, e.files
+	}
+	task, err := p.api.CreateImportTask(ctx, req)
 	if err != nil {
 		return p.startFailed(ctx, fmt.Sprintf("importing backup %s into instance %s", st.BackupID, st.InstanceID), err)
 	}

@@ -61,16 +61,25 @@ func restoreRemark(rs *backupv1alpha1.DCSRestore) string {
 // spec.backupRef does not exist.
 func (p *restorePass) resolve(ctx context.Context) (time.Duration, bool) {
 	rs, st := p.rs, &p.rs.Status
-	if rs.Spec.BackupRef != nil {
+	switch {
+	case rs.Spec.BackupRef != nil:
 		if wait, ok := p.resolveBackupRef(ctx); !ok {
 			return wait, false
 		}
-	} else {
+	case rs.Spec.Source.Export != nil:
+		if wait, ok := p.resolveExport(ctx); !ok {
+			return wait, false
+		}
+	default:
 		p.conn = rs.Spec.Source.Connection
 		st.SourceInstanceID = rs.Spec.Source.InstanceID
 		st.BackupID = rs.Spec.Source.BackupID
 	}
 	st.Kind, st.InstanceID = backupv1alpha1.RestoreKindInPlace, st.SourceInstanceID
+	if p.export != nil {
+		// Files in a bucket go in with an import task, whatever the target.
+		st.Kind = backupv1alpha1.RestoreKindImport
+	}
 	if t := rs.Spec.Target; t != nil && t.InstanceID != st.SourceInstanceID {
 		st.Kind, st.InstanceID = backupv1alpha1.RestoreKindImport, t.InstanceID
 	}
@@ -178,6 +187,9 @@ func (p *restorePass) check(ctx context.Context) (time.Duration, bool) {
 func (p *restorePass) checkBackup(ctx context.Context) (time.Duration, bool) {
 	if b := p.source; b != nil {
 		return p.checkBackupResource(b)
+	}
+	if p.export != nil {
+		return p.checkExport(ctx)
 	}
 	st := &p.rs.Status
 	records, err := p.api.ListBackups(ctx, st.SourceInstanceID, dcs.ListOptions{})

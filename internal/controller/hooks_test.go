@@ -21,6 +21,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"time"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
@@ -94,4 +95,17 @@ func (h *hookConnector) loseOnce(key string) bool {
 	}
 	h.lost[key] = true
 	return true
+}
+
+// expireLinksOf holds, per instance ID, a function the test connector
+// calls once right after it handed out that instance's download links: a
+// spec makes them expire before the copy uses them.
+var expireLinksOf sync.Map
+
+func (a *hookAPI) ListBackupFileLinks(ctx context.Context, instanceID, backupID string, expiration time.Duration) (dcs.BackupFiles, error) {
+	files, err := a.API.ListBackupFileLinks(ctx, instanceID, backupID, expiration)
+	if f, ok := expireLinksOf.LoadAndDelete(instanceID); ok && err == nil {
+		f.(func())()
+	}
+	return files, err
 }

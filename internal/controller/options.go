@@ -25,6 +25,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+
+	"github.com/dcs-operator/dcs-backup-operator/internal/export"
 )
 
 // Options configure the controllers. The exported fields with a flag are set
@@ -52,6 +54,9 @@ type Options struct {
 	DCSBackgroundShare float64
 	// DCSTimeout bounds every DCS call.
 	DCSTimeout time.Duration
+	// MaxConcurrentExports bounds the copies into buckets that run at once
+	// (each holds a few upload parts in memory).
+	MaxConcurrentExports int
 
 	// Clock drives time in the controllers; tests use a fake one. Nil means
 	// the real clock.
@@ -59,6 +64,9 @@ type Options struct {
 	// Connector turns a resource's connection into a DCS API; nil means
 	// credentials from Secrets. Tests wrap or replace it.
 	Connector Connector
+	// Stores turns a DCSBackupStorage into a bucket client; nil means
+	// credentials from Secrets.
+	Stores StorageConnector
 }
 
 const (
@@ -86,6 +94,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 			"operator, expired backups) may use; their interval stretches beyond --restore-poll-interval to stay "+
 			"within it, and work users wait for always goes first.")
 	fs.DurationVar(&o.DCSTimeout, "dcs-timeout", 30*time.Second, "Timeout of each DCS request.")
+	fs.IntVar(&o.MaxConcurrentExports, "max-concurrent-exports", export.DefaultMaxConcurrent,
+		"Copies of backups into buckets (spec.export) that run at once; the others wait for a slot.")
 }
 
 // CacheOptions returns the manager cache options for WatchNamespaces.

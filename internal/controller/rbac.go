@@ -37,7 +37,13 @@ package controller
 // +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsrestores,verbs=get;list;watch
 // +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsrestores/status,verbs=patch
 //
-// Credentials: the Secrets that DCS resources reference. Their metadata is
+// DCSBackupStorage controller: reads storages and patches their status;
+// the export controller and the restores from exports read them too.
+// Exports write DCSBackup status (above): they need nothing else.
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackupstorages,verbs=get;list;watch
+// +kubebuilder:rbac:groups=backup.dcs-operator.dev,resources=dcsbackupstorages/status,verbs=patch
+//
+// Credentials: the Secrets that DCS resources and storages reference. Their metadata is
 // watched (so a fixed Secret is picked up at once); their data is read only
 // when a resource needs it, and never cached.
 // +kubebuilder:rbac:groups="",resources=secrets,verbs=get;list;watch

@@ -67,6 +67,11 @@ var wantManagerRole = map[string]string{
 	"backup.dcs-operator.dev/dcsrestores:watch":        "informer",
 	"backup.dcs-operator.dev/dcsrestores/status:patch": "status writes (merge patch with optimistic lock)",
 
+	"backup.dcs-operator.dev/dcsbackupstorages:get":          "informer",
+	"backup.dcs-operator.dev/dcsbackupstorages:list":         "informer",
+	"backup.dcs-operator.dev/dcsbackupstorages:watch":        "informer",
+	"backup.dcs-operator.dev/dcsbackupstorages/status:patch": "status writes (Ready)",
+
 	// Events on transitions (events.k8s.io/v1 recorder: create, and patch
 	// for an event series).
 	"events.k8s.io/events:create": "event recorder",

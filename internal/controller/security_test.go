@@ -67,7 +67,12 @@ func leaks(text string) []string {
 		}
 	}
 	var found []string
-	for _, s := range []string{ownSK, ownToken, wrongSK, staleToken, redisPassword, wrongPassword} {
+	secrets := []string{ownSK, ownToken, wrongSK, staleToken, redisPassword, wrongPassword}
+	if gateway != nil {
+		// The bucket's secret key (the storage specs' right key).
+		secrets = append(secrets, gateway.SecretKey)
+	}
+	for _, s := range secrets {
 		for _, form := range []string{s, base64.StdEncoding.EncodeToString([]byte(s))} {
 			if strings.Contains(text, form) || bytes.Contains(dumped, []byte(form)) {
 				found = append(found, form)
@@ -196,7 +201,29 @@ func securitySpecs(p *ownPlane) {
 				"Throttled", "APIError", "CloudBackupDeleted"))
 		}).Should(Succeed())
 
+		By("checking buckets with a wrong and a right key")
+		bucket := "security-exports"
+		Expect(gateway.CreateBucket(ctx, bucket)).To(Succeed())
+		p.secret(nsSecurity, "obs-wrong", map[string]string{backupv1alpha1.SecretKeyAccessKey: gateway.AccessKey,
+			backupv1alpha1.SecretKeySecretKey: wrongSK})
+		p.secret(nsSecurity, "obs-right", map[string]string{backupv1alpha1.SecretKeyAccessKey: gateway.AccessKey,
+			backupv1alpha1.SecretKeySecretKey: gateway.SecretKey})
+		for name, want := range map[string]string{"obs-wrong": backupv1alpha1.ReasonUnauthorized,
+			"obs-right": backupv1alpha1.ReasonBucketReachable} {
+			st := &backupv1alpha1.DCSBackupStorage{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: nsSecurity},
+				Spec: backupv1alpha1.DCSBackupStorageSpec{Endpoint: gateway.URL, Region: gateway.Region, Bucket: bucket,
+					CredentialsSecretRef: backupv1alpha1.SecretReference{Name: name}}}
+			Expect(p.c.Create(ctx, st)).To(Succeed())
+			Eventually(func(g Gomega) string {
+				got := &backupv1alpha1.DCSBackupStorage{}
+				g.Expect(p.c.Get(ctx, client.ObjectKeyFromObject(st), got)).To(Succeed())
+				return storageReasonOf(got)
+			}).WithTimeout(30*time.Second).Should(Equal(want), name)
+		}
+		storages := &backupv1alpha1.DCSBackupStorageList{}
+
 		By("scanning status, events (both APIs) and the log at the most verbose level")
+		Expect(p.c.List(ctx, storages, client.InNamespace(nsSecurity))).To(Succeed())
 		backups := &backupv1alpha1.DCSBackupList{}
 		Expect(p.c.List(ctx, backups, client.InNamespace(nsSecurity))).To(Succeed())
 		Expect(backups.Items).To(HaveLen(6))
@@ -209,7 +236,7 @@ func securitySpecs(p *ownPlane) {
 		Expect(p.c.List(ctx, newEvents, client.InNamespace(nsSecurity))).To(Succeed())
 		Expect(p.c.List(ctx, oldEvents, client.InNamespace(nsSecurity))).To(Succeed())
 		for _, text := range []string{happyJSON, toJSON(backups), toJSON(schedules), toJSON(restores), toJSON(newEvents),
-			toJSON(oldEvents)} {
+			toJSON(oldEvents), toJSON(storages)} {
 			Expect(leaks(text)).To(BeEmpty(), "in %s", text)
 		}
 
@@ -241,4 +268,11 @@ func toJSON(v any) string {
 	b, err := json.Marshal(v)
 	Expect(err).NotTo(HaveOccurred())
 	return string(b)
+}
+
+func storageReasonOf(st *backupv1alpha1.DCSBackupStorage) string {
+	if c := storageReady(st); c != nil {
+		return c.Reason
+	}
+	return ""
 }

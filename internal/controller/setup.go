@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package controller holds the reconcilers of DCSBackup and DCSBackupSchedule.
+// Package controller holds the reconcilers of the operator's kinds.
 package controller
 
 import (
@@ -80,9 +80,14 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	if err := indexFields(context.Background(), mgr); err != nil {
 		return err
 	}
+	stores := opts.Stores
+	if stores == nil {
+		stores = &SecretStorageConnector{Metadata: mgr.GetClient(), APIReader: mgr.GetAPIReader(),
+			AllowInsecure: opts.InsecureEndpoints}
+	}
 	deps := func(name string) Dependencies {
 		return Dependencies{Client: mgr.GetClient(), Recorder: mgr.GetEventRecorder(name), Connector: connector,
-			Coordinator: coord, Clock: opts.Clock}
+			Coordinator: coord, Clock: opts.Clock, Stores: stores}
 	}
 
 	backupWakeups := newWakeups()
@@ -101,7 +106,10 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	restoreWakeups := newWakeups()
 	coord.Register(kindRestore, restoreOccupants{c: mgr.GetClient()}, restoreWakeups.wake)
 	restores := NewDCSRestoreReconciler(deps("dcsrestore-controller"), mgr.GetAPIReader())
-	return restores.SetupWithManager(mgr, opts.MaxConcurrentReconciles, restoreWakeups)
+	if err := restores.SetupWithManager(mgr, opts.MaxConcurrentReconciles, restoreWakeups); err != nil {
+		return err
+	}
+	return setupExports(mgr, opts, deps)
 }
 
 func (o *Options) defaults() {
@@ -159,6 +167,9 @@ func indexFields(ctx context.Context, mgr ctrl.Manager) error {
 	if err := idx.IndexField(ctx, &backupv1alpha1.DCSBackupSchedule{}, indexSecret, func(o client.Object) []string {
 		return []string{o.(*backupv1alpha1.DCSBackupSchedule).Spec.Template.Spec.Connection.CredentialsSecretRef.Name}
 	}); err != nil {
+		return err
+	}
+	if err := indexExports(ctx, idx); err != nil {
 		return err
 	}
 	return indexRestores(ctx, idx)

@@ -36,6 +36,7 @@ import (
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
+	"github.com/dcs-operator/dcs-backup-operator/internal/localenv"
 )
 
 // The suite runs the real manager against a real kube-apiserver and etcd
@@ -49,6 +50,9 @@ var (
 	cancel    context.CancelFunc
 
 	testConnector *hookConnector
+	// gateway is the suite's S3 server (versitygw), started once: the
+	// export specs each make a bucket of their own.
+	gateway *localenv.VersityGW
 	// testClock is the time of the manager, the DCS client and the
 	// simulators; schedule specs jump it ahead.
 	testClock = &jumpClock{}
@@ -74,12 +78,15 @@ var _ = BeforeSuite(func() {
 	Expect(os.Getenv("KUBEBUILDER_ASSETS")).NotTo(BeEmpty(),
 		"KUBEBUILDER_ASSETS is not set: run the tests with `make test`, which builds the control plane")
 	Expect(backupv1alpha1.AddToScheme(scheme.Scheme)).To(Succeed())
+	_, err := localenv.VersityGWBinary()
+	Expect(err).NotTo(HaveOccurred(), "the export specs need the versitygw S3 server: run the tests with `make test`")
+	gateway, err = localenv.StartVersityGW(ctx, localenv.VersityGWOptions{})
+	Expect(err).NotTo(HaveOccurred())
 
 	testEnv = &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
-	var err error
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
 
@@ -120,5 +127,8 @@ var _ = AfterSuite(func() {
 	cancel()
 	if testEnv != nil {
 		Expect(testEnv.Stop()).To(Succeed())
+	}
+	if gateway != nil {
+		Expect(gateway.Stop()).To(Succeed())
 	}
 })

@@ -221,6 +221,14 @@ var _ = Describe("kustomize (config/)", func() {
 		Expect(schedule.Retention.KeepLast).To(HaveValue(BeEquivalentTo(7)))
 		Expect(schedule.Retention.MaxAge).To(HaveValue(HaveField("Duration", Equal(720*time.Hour))))
 
+		// The sample backup and schedule export to the sample storage.
+		storage := as[backupv1alpha1.DCSBackupStorage](objs.only("DCSBackupStorage"))
+		Expect(storage.Spec.Endpoint).To(HavePrefix("https://"))
+		Expect(as[backupv1alpha1.DCSBackup](objs.get("DCSBackup", "orders-before-upgrade")).Spec.Export).
+			To(HaveField("StorageRef.Name", storage.Name))
+		Expect(schedule.Template.Spec.Export).To(HaveField("StorageRef.Name", storage.Name))
+		Expect(schedule.ExportRetention).NotTo(BeNil())
+
 		secret := as[corev1.Secret](readManifests(filepath.Join(repoRoot, "config", "samples", "dcs-credentials_secret.yaml")).
 			only("Secret"))
 		Expect(secret.StringData).To(HaveKey(backupv1alpha1.SecretKeyAccessKey))
