@@ -2,9 +2,11 @@ package dcs
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -214,6 +216,12 @@ func (l *Limiter) Admitted(endpoint, projectID string, p Priority) int64 {
 // at once if ctx ends first or its deadline is too close. A request waits
 // while requests of a higher class (WithPriority) are queued; a background
 // request first takes from the background bucket.
+//
+// Only the highest class reserves tokens ahead (rate.Limiter.Wait hands out
+// future tokens first come, first served, so a poll that reserved the next
+// token would go before a create that asks a millisecond later). The lower
+// classes take a token only when one is free right now and nobody above
+// them waits, and otherwise look again when the next token comes.
 func (l *Limiter) Wait(ctx context.Context, endpoint, projectID string) error {
 	b := l.budget(endpoint, projectID)
 	p := PriorityOf(ctx)
@@ -224,14 +232,35 @@ func (l *Limiter) Wait(ctx context.Context, endpoint, projectID string) error {
 	}
 	b.enter(p)
 	defer b.leave(p)
-	if err := b.giveWay(ctx, p); err != nil {
-		return err
+	if p == numPriorities-1 || b.all.Limit() == rate.Inf {
+		if err := b.all.Wait(ctx); err != nil {
+			return err
+		}
+		b.admitted[p].Add(1)
+		return nil
 	}
-	if err := b.all.Wait(ctx); err != nil {
-		return err
+	for {
+		if err := b.giveWay(ctx, p); err != nil {
+			return err
+		}
+		r := b.all.Reserve()
+		delay := r.Delay()
+		if delay == 0 {
+			b.admitted[p].Add(1)
+			return nil
+		}
+		r.Cancel()
+		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
+			return fmt.Errorf("rate: Wait(n=1) would exceed context deadline")
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
 	}
-	b.admitted[p].Add(1)
-	return nil
 }
 
 func (b *budget) enter(p Priority) {

@@ -2,6 +2,7 @@ package dcs
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -75,6 +76,41 @@ func TestStartingWorkGoesBeforePolls(t *testing.T) {
 		t.Fatalf("%s went first, want the create", first)
 	}
 	<-order
+}
+
+func TestAPollThatQueuedFirstDoesNotHoldTheNextTokenAgainstACreate(t *testing.T) {
+	// rate.Limiter hands out future tokens in the order they are asked
+	// for: a poll that asked first would hold the next token although a
+	// create comes along before it is due.
+	l := NewLimiter(5, 1)
+	ctx := context.Background()
+	if err := l.Wait(ctx, "e", "p"); err != nil {
+		t.Fatal(err)
+	}
+	b := l.budget("e", "p")
+	order := make(chan Priority, 2)
+	go func() {
+		if err := l.Wait(ctx, "e", "p"); err == nil {
+			order <- Foreground
+		}
+	}()
+	for waiting := 0; waiting == 0; {
+		b.mu.Lock()
+		waiting = b.waiting[Foreground]
+		b.mu.Unlock()
+		runtime.Gosched()
+	}
+	go func() {
+		if err := l.Wait(WithPriority(ctx, Start), "e", "p"); err == nil {
+			order <- Start
+		}
+	}()
+	if first := <-order; first != Start {
+		t.Fatalf("%s went first, want the create", first)
+	}
+	if second := <-order; second != Foreground {
+		t.Fatalf("got %s, want the poll after the create", second)
+	}
 }
 
 func TestBackgroundShareOfTheBudget(t *testing.T) {
