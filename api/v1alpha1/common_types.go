@@ -43,8 +43,13 @@ type Connection struct {
 	// +kubebuilder:validation:Pattern=`^[0-9a-zA-Z][0-9a-zA-Z_-]*$`
 	ProjectID string `json:"projectID"`
 
-	// region is the cloud region, for example eu-west-0 or eu-de. Without an
-	// endpoint, the endpoint is https://dcs.{region}.myhuaweicloud.com.
+	// region is the cloud region, for example eu-west-0 (Huawei Cloud) or
+	// eu-de (Open Telekom Cloud). Without an endpoint, the operator calls the
+	// region's public DCS endpoint: https://dcs.eu-de.otc.t-systems.com and
+	// https://dcs.eu-nl.otc.t-systems.com for Open Telekom Cloud's eu-de and
+	// eu-nl, https://dcs.{region}.myhuaweicloud.com for every other region.
+	// Set endpoint for any other cloud (Huawei Cloud Stack, Swiss Open
+	// Telekom Cloud).
 	// +optional
 	// +kubebuilder:validation:MinLength=2
 	// +kubebuilder:validation:MaxLength=63

@@ -217,6 +217,7 @@ type DCSBackupStatus struct {
 // +kubebuilder:printcolumn:name="Backup ID",type=string,JSONPath=`.status.backupID`
 // +kubebuilder:printcolumn:name="Progress",type=string,JSONPath=`.status.progress`
 // +kubebuilder:printcolumn:name="Size",type=integer,JSONPath=`.status.size`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Succeeded")].reason`,description="Why the backup is where it is: the reason of its Succeeded condition"
 // +kubebuilder:printcolumn:name="Export",type=string,JSONPath=`.status.export.phase`,priority=1
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 

@@ -84,15 +84,22 @@ func (e *simEnv) succeededBackup(name, instanceID string) *backupv1alpha1.DCSBac
 	return fetch(Default, b)
 }
 
-// kubectlWait runs the real kubectl of the control plane, as a user would.
-func kubectlWait(ns, what string) {
+// kubectl runs the real kubectl of the control plane, as a user would,
+// and returns what it printed.
+func kubectl(ns string, args ...string) string {
 	kubeconfig := filepath.Join(GinkgoT().TempDir(), "kubeconfig")
 	Expect(os.WriteFile(kubeconfig, testEnv.KubeConfig, 0o600)).To(Succeed())
-	cmd := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"), "--kubeconfig", kubeconfig,
-		"-n", ns, "wait", "--for=condition=Succeeded", what, "--timeout=60s")
+	cmd := exec.Command(filepath.Join(os.Getenv("KUBEBUILDER_ASSETS"), "kubectl"),
+		append([]string{"--kubeconfig", kubeconfig, "-n", ns}, args...)...)
 	out, err := cmd.CombinedOutput()
-	Expect(err).NotTo(HaveOccurred(), "kubectl wait: %s", out)
-	Expect(string(out)).To(ContainSubstring("condition met"))
+	ExpectWithOffset(1, err).NotTo(HaveOccurred(), "kubectl %v: %s", args, out)
+	return string(out)
+}
+
+// kubectlWait waits with kubectl until what has Succeeded=True.
+func kubectlWait(ns, what string) {
+	out := kubectl(ns, "wait", "--for=condition=Succeeded", what, "--timeout=60s")
+	Expect(out).To(ContainSubstring("condition met"))
 }
 
 // simRestoresOf returns the simulator's restore records of an instance.
