@@ -225,8 +225,7 @@ func (p *schedulePass) preflight(ctx context.Context) {
 			p.failWith(conflictRequeue)
 			return
 		}
-		f := classifyFailure("preflight", err, p.templatePaths())
-		p.notReady(f.reason, f.message, f.userFix, f.backoff(p.coord().Failed(p.obj, s.UID)))
+		p.dcsFailed(ctx, classifyFailure("preflight", err, p.templatePaths()))
 		return
 	}
 	if inst.CacheMode == "single" {
@@ -252,8 +251,43 @@ func (p *schedulePass) connectFailed(ctx context.Context, err error) {
 	}
 	// The API server failed us reading the Secret: retry soon.
 	log.FromContext(ctx).Error(err, "connecting to DCS")
-	p.notReady(backupv1alpha1.ReasonAPIError, err.Error(), false,
-		errorBackoff(p.coord().Failed(p.obj, p.s.UID), errorBackoffBase, errorBackoffLimit))
+	wait := errorBackoff(p.coord().Failed(p.obj, p.s.UID), errorBackoffBase, errorBackoffLimit)
+	if p.bearsPassingFailure() {
+		p.failWith(wait)
+		return
+	}
+	p.notReady(backupv1alpha1.ReasonAPIError, err.Error(), false, wait)
+}
+
+// transientGrace is how long failures that end by themselves (throttling,
+// DCS 5xx and timeouts, a busy instance, the API server) may last, in a
+// row, before a Ready schedule turns Ready False: a GitOps tool shows a
+// schedule Degraded for a lasting problem, not for every hiccup.
+const transientGrace = 10 * time.Minute
+
+// dcsFailed records a failed DCS call of the schedule's own: Ready False
+// with the error's reason, except for a failure that passes by itself
+// while the schedule is Ready and the failures have not lasted
+// transientGrace.
+func (p *schedulePass) dcsFailed(ctx context.Context, f dcsFailure) {
+	wait := f.backoff(p.coord().Failed(p.obj, p.s.UID))
+	if f.passes && p.bearsPassingFailure() {
+		log.FromContext(ctx).Info("DCS call failed; Ready stays True unless it lasts", "reason", f.reason,
+			"error", f.message, "failingFor", p.now.Sub(p.coord().FailingSince(p.obj)).Round(time.Second).String())
+		p.failWith(wait)
+		return
+	}
+	p.notReady(f.reason, f.message, f.userFix, wait)
+}
+
+// bearsPassingFailure says whether Ready stays as it is through a failure
+// that passes by itself: while it is True and the failures in a row (the
+// one just counted included) began less than transientGrace ago.
+func (p *schedulePass) bearsPassingFailure() bool {
+	ready := p.condition(backupv1alpha1.ConditionReady)
+	since := p.coord().FailingSince(p.obj)
+	return ready != nil && ready.Status == metav1.ConditionTrue && !since.IsZero() &&
+		p.now.Sub(since) < transientGrace
 }
 
 // notReady records a failed preflight: Ready False, with an event when the

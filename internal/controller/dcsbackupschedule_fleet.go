@@ -92,10 +92,9 @@ func (p *schedulePass) listFleet(ctx context.Context) {
 			p.failWith(conflictRequeue)
 			return
 		}
-		f := classifyFailure("listing the instances with the tags of spec.instanceSelector", err,
+		p.dcsFailed(ctx, classifyFailure("listing the instances with the tags of spec.instanceSelector", err,
 			fieldPaths{instanceID: "spec.instanceSelector.tags", connection: "spec.template.spec.connection",
-				secret: s.Spec.Template.Spec.Connection.CredentialsSecretRef.Name})
-		p.notReady(f.reason, f.message, f.userFix, f.backoff(p.coord().Failed(p.obj, s.UID)))
+				secret: s.Spec.Template.Spec.Connection.CredentialsSecretRef.Name}))
 		return
 	}
 	s.Status.InstancesListedAt = &metav1.Time{Time: p.now}

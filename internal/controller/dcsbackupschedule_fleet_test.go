@@ -258,4 +258,40 @@ var _ = Describe("DCSBackupSchedule of a fleet (instanceSelector)", func() {
 			s.Spec.StartWindow = &metav1.Duration{Duration: time.Minute}
 		}, "spec.startWindow"),
 	)
+
+	It("stays Ready through DCS errors that pass, and turns Ready False when they last", func() {
+		env := newSimEnv(simulator.Options{BackupDuration: time.Second})
+		id := "f1ee7000-0000-4000-8000-0000000000c1"
+		env.sim.AddInstance(simulator.Instance{ID: id, Tags: prodTags})
+		s := env.fleet("fleet-steady", prodTags, "0 0 1 1 *")
+		setAnnotation(s, backupv1alpha1.AnnotationRunNow, "a")
+		waitChildrenDone(s, 1)
+
+		By("a 503 on the instance list: the run goes ahead with the list it has, Ready stays True")
+		before := env.sim.Requests(simulator.OpListInstances)
+		env.sim.FailNextRequests(1, simulator.Fault{Operation: simulator.OpListInstances, Status: 503})
+		setAnnotation(s, backupv1alpha1.AnnotationRunNow, "b")
+		Eventually(func(g Gomega) map[string][]string { return childrenPerInstance(g, s) }).WithTimeout(30 * time.Second).
+			Should(HaveKeyWithValue(id, ContainElement(fleetChildName(s.Name, runNowRun("b"), id))))
+		Expect(env.sim.Requests(simulator.OpListInstances) - before).To(BeNumerically(">=", 1))
+		got := fetchSchedule(Default, s)
+		Expect(scheduleCond(got, backupv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+		Expect(eventReasons(Default, s)).NotTo(ContainElement(backupv1alpha1.ReasonAPIError))
+		waitChildrenDone(s, 2)
+
+		By("503s that last longer than the grace: Ready False, with the reason")
+		before = env.sim.Requests(simulator.OpListInstances)
+		env.sim.FailNextRequests(1000, simulator.Fault{Operation: simulator.OpListInstances, Status: 503})
+		setAnnotation(s, backupv1alpha1.AnnotationRunNow, "c")
+		Eventually(func() int { return env.sim.Requests(simulator.OpListInstances) - before }).Should(BeNumerically(">=", 1))
+		Expect(scheduleCond(fetchSchedule(Default, s), backupv1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue))
+		jump(time.Now().Add(transientGrace + time.Minute))
+		poke(s)
+		Eventually(func(g Gomega) {
+			c := scheduleCond(fetchSchedule(g, s), backupv1alpha1.ConditionReady)
+			g.Expect(c.Status).To(Equal(metav1.ConditionFalse))
+			g.Expect(c.Reason).To(Equal(backupv1alpha1.ReasonAPIError))
+			g.Expect(c.Message).To(ContainSubstring("503"))
+		}).Should(Succeed())
+	})
 })

@@ -53,6 +53,10 @@ type errorRule struct {
 	// userFix marks failures that only a person can fix: a schedule skips
 	// its runs while one lasts.
 	userFix bool
+	// passes marks failures that end by themselves (throttling, DCS 5xx
+	// and timeouts, a busy instance): a Ready schedule stays Ready through
+	// them unless they last (transientGrace).
+	passes bool
 }
 
 // errorRules maps every class of dcs.Classify to its rule. ClassNone and
@@ -60,12 +64,12 @@ type errorRule struct {
 var errorRules = map[dcs.Class]errorRule{
 	dcs.ClassThrottled: {reason: backupv1alpha1.ReasonThrottled,
 		hint: "the API gateway throttles the account's requests; the operator waits as long as it asks",
-		base: errorBackoffBase, limit: errorBackoffLimit},
+		base: errorBackoffBase, limit: errorBackoffLimit, passes: true},
 	dcs.ClassBusy: {reason: backupv1alpha1.ReasonInstanceBusy,
 		hint: "the instance runs another operation (console, automatic backup, restore); the operator waits for it",
-		base: busyBackoffBase, limit: busyBackoffLimit},
+		base: busyBackoffBase, limit: busyBackoffLimit, passes: true},
 	dcs.ClassTransient: {reason: backupv1alpha1.ReasonAPIError,
-		base: errorBackoffBase, limit: errorBackoffLimit},
+		base: errorBackoffBase, limit: errorBackoffLimit, passes: true},
 	dcs.ClassUnauthorized: {reason: backupv1alpha1.ReasonUnauthorized,
 		hint: "check the access key pair in Secret %[3]s and %[2]s.projectID",
 		base: userFixBackoffBase, limit: errorBackoffLimit, userFix: true},

@@ -126,6 +126,8 @@ type objectState struct {
 	uid      types.UID
 	keys     []Key
 	failures int
+	// failingSince is when the failures in a row began.
+	failingSince time.Time
 	// startedAt is when the object asked DCS for its operation, to the
 	// nanosecond (the status has whole seconds).
 	startedAt time.Time
@@ -267,8 +269,22 @@ func (c *Coordinator) Failed(obj Object, uid types.UID) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.objectLocked(obj, uid)
+	if st.failures == 0 {
+		st.failingSince = c.clock.Now()
+	}
 	st.failures++
 	return st.failures
+}
+
+// FailingSince is when obj's failures in a row began (as this process saw
+// them); zero while it does not fail.
+func (c *Coordinator) FailingSince(obj Object) time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if st, ok := c.objects[obj]; ok && st.failures > 0 {
+		return st.failingSince
+	}
+	return time.Time{}
 }
 
 // Succeeded resets obj's failure count: a whole pass worked.

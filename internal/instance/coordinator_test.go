@@ -271,6 +271,30 @@ func TestFailuresCountInARowAndReset(t *testing.T) {
 	}
 }
 
+func TestFailingSinceIsTheFirstFailureInARow(t *testing.T) {
+	c, clk, _, _ := newTestCoordinator()
+	a := holder("DCSBackup", "a", 0)
+	track(c, a)
+	if got := c.FailingSince(a.Object()); !got.IsZero() {
+		t.Fatalf("before any failure: %s, want zero", got)
+	}
+	first := clk.Now()
+	c.Failed(a.Object(), a.UID)
+	clk.Step(time.Minute)
+	c.Failed(a.Object(), a.UID)
+	if got := c.FailingSince(a.Object()); !got.Equal(first) {
+		t.Fatalf("after two failures: %s, want the first's %s", got, first)
+	}
+	c.Succeeded(a.Object())
+	if got := c.FailingSince(a.Object()); !got.IsZero() {
+		t.Fatalf("after a success: %s, want zero", got)
+	}
+	c.Failed(a.Object(), a.UID)
+	if got := c.FailingSince(a.Object()); !got.Equal(clk.Now()) {
+		t.Fatalf("a new row: %s, want %s", got, clk.Now())
+	}
+}
+
 func TestStartedAtRefinesOnlyTheSameStart(t *testing.T) {
 	c, _, _, _ := newTestCoordinator()
 	a := holder("DCSBackup", "a", 0)
