@@ -28,34 +28,34 @@ const (
 	fleetScaleSettle = 30 * time.Second
 	// fleetScaleIdleWindow is how long the idle fleet is measured.
 	fleetScaleIdleWindow = 3 * time.Minute
-	fleetScaleTagKey         = "fleet"
-	fleetScaleTagValue       = "scale"
+	fleetScaleTagKey     = "fleet"
+	fleetScaleTagValue   = "scale"
 )
 
 // fleetScaleResult is the fleet-scale scenario.
 type fleetScaleResult struct {
-	Instances                      int     `json:"instances"`
-	FinishedBackups                int     `json:"finished_backups"`
-	BudgetRequestsPerSecond        float64 `json:"budget_requests_per_second"`
-	IdleWindowSeconds              float64 `json:"idle_window_seconds"`
-	IdleRequestsPerSecond          float64 `json:"idle_requests_per_second"`
-	IdleBudgetShare                float64 `json:"idle_budget_share"`
-	IdleBudgetShareTarget          float64 `json:"idle_budget_share_target"`
-	IdleCPUCoreFraction            float64 `json:"idle_cpu_core_fraction"`
-	IdleReconcilesPerHour          float64 `json:"idle_reconciles_per_hour"`
-	ObservationIntervalSeconds     float64 `json:"observation_interval_seconds"`
-	CreatesSeconds                 float64 `json:"creates_seconds"`
-	CreatesBoundSeconds            float64 `json:"creates_bound_seconds"`
-	CreatesRatioToBound            float64 `json:"creates_ratio_to_bound"`
-	ChildrenCreatedWithinSeconds   float64 `json:"children_created_within_seconds"`
-	AllSucceededAfterSeconds       float64 `json:"all_succeeded_after_seconds"`
-	RunRequestsPerBackup           float64 `json:"run_requests_per_backup"`
-	ManagerPeakRSSMiB              float64 `json:"manager_peak_rss_mib"`
-	ManagerPeakHeapMiB             float64 `json:"manager_peak_heap_mib"`
-	ThrottledResponses             int     `json:"throttled_responses"`
-	SetupSeconds                   float64 `json:"setup_seconds"`
-	StartupSeconds                 float64 `json:"startup_seconds"`
-	StartupDCSRequests             int     `json:"startup_dcs_requests"`
+	Instances                    int     `json:"instances"`
+	FinishedBackups              int     `json:"finished_backups"`
+	BudgetRequestsPerSecond      float64 `json:"budget_requests_per_second"`
+	IdleWindowSeconds            float64 `json:"idle_window_seconds"`
+	IdleRequestsPerSecond        float64 `json:"idle_requests_per_second"`
+	IdleBudgetShare              float64 `json:"idle_budget_share"`
+	IdleBudgetShareTarget        float64 `json:"idle_budget_share_target"`
+	IdleCPUCoreFraction          float64 `json:"idle_cpu_core_fraction"`
+	IdleReconcilesPerHour        float64 `json:"idle_reconciles_per_hour"`
+	ObservationIntervalSeconds   float64 `json:"observation_interval_seconds"`
+	CreatesSeconds               float64 `json:"creates_seconds"`
+	CreatesBoundSeconds          float64 `json:"creates_bound_seconds"`
+	CreatesRatioToBound          float64 `json:"creates_ratio_to_bound"`
+	ChildrenCreatedWithinSeconds float64 `json:"children_created_within_seconds"`
+	AllSucceededAfterSeconds     float64 `json:"all_succeeded_after_seconds"`
+	RunRequestsPerBackup         float64 `json:"run_requests_per_backup"`
+	ManagerPeakRSSMiB            float64 `json:"manager_peak_rss_mib"`
+	ManagerPeakHeapMiB           float64 `json:"manager_peak_heap_mib"`
+	ThrottledResponses           int     `json:"throttled_responses"`
+	SetupSeconds                 float64 `json:"setup_seconds"`
+	StartupSeconds               float64 `json:"startup_seconds"`
+	StartupDCSRequests           int     `json:"startup_dcs_requests"`
 }
 
 func (h *harness) fleetScaleScenario(ctx context.Context, res *results) error {

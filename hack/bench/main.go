@@ -99,7 +99,8 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.Float64Var(&c.scale, "scale", envFloat("BENCH_SCALE", 1), "shrink every count by this factor ($BENCH_SCALE)")
 	fs.IntVar(&c.runs, "runs", envInt("BENCH_RUNS", 3), "runs of the burst; figures are their median ($BENCH_RUNS)")
 	fs.StringVar(&scenarios, "scenarios", envString("BENCH_SCENARIOS", "burst,scaling,fleet,idle"),
-		"comma-separated scenarios to run: burst, scaling, fleet, idle, and fleet-scale (about 20 minutes, not in the default set) ($BENCH_SCENARIOS)")
+		"comma-separated scenarios to run: burst, scaling, fleet, idle, and fleet-scale "+
+			"(about 20 minutes, not in the default set) ($BENCH_SCENARIOS)")
 	fs.StringVar(&c.out, "out", "", "results file (default <checkout>/bench/results.json)")
 	fs.BoolVar(&c.keep, "keep", envBool("BENCH_KEEP"), "keep the state directory with the logs ($BENCH_KEEP)")
 	fs.IntVar(&c.workers, "create-workers", 32, "parallel create calls of the benchmark's own client")

@@ -9,6 +9,12 @@ import (
 	"text/tabwriter"
 )
 
+// Row labels that several scenarios' tables share.
+const (
+	rowPeakRSS = "manager peak RSS / heap"
+	row429s    = "429s from the simulator"
+)
+
 // row is one line of the table: a figure, its value and, where the issue
 // sets one, the target and whether the run met it.
 type row struct {
@@ -82,7 +88,7 @@ func burstRows(b *burstResult) []row {
 		{"429s from the simulator (all runs)", fmt.Sprintf("%d", b.ThrottledResponses), "0", check(b.ThrottledResponses == 0)},
 		{"DCS.4096 busy answers (all runs)", fmt.Sprintf("%d", b.BusyResponses), "", nil},
 		{"manager CPU", fmt.Sprintf("%.1fs", b.ManagerCPUSeconds), "", nil},
-		{"manager peak RSS / heap", fmt.Sprintf("%.0f MiB / %.0f MiB", b.ManagerPeakRSSMiB, b.ManagerPeakHeapMiB), "", nil},
+		{rowPeakRSS, fmt.Sprintf("%.0f MiB / %.0f MiB", b.ManagerPeakRSSMiB, b.ManagerPeakHeapMiB), "", nil},
 		{"reconciles per backup", fmt.Sprintf("%.1f", b.ReconcilesPerBackup), "", nil},
 		{"API-server requests per backup", fmt.Sprintf("%.1f", b.APIServerRequestsPerBackup), "", nil},
 		{"creating the objects took", fmt.Sprintf("%.1fs", b.CreateSeconds), "", nil},
@@ -144,9 +150,9 @@ func fleetRows(f *fleetResult) []row {
 			opsPerBackup(f.Cold.RequestsPerBackupByOperation), f.Cold.StatusLagP95), "", nil},
 		{"status lag p50 / p95 / max", fmt.Sprintf("%.2fs / %.2fs / %.2fs", f.StatusLagP50, f.StatusLagP95, f.StatusLagMax), "", nil},
 		{"all succeeded after the slot", fmt.Sprintf("%.1fs", f.AllSucceededAfterSeconds), "", nil},
-		{"429s from the simulator", fmt.Sprintf("%d", f.ThrottledResponses), "0", check(f.ThrottledResponses == 0)},
+		{row429s, fmt.Sprintf("%d", f.ThrottledResponses), "0", check(f.ThrottledResponses == 0)},
 		{"manager CPU (slot to done)", fmt.Sprintf("%.1fs", f.ManagerCPUSeconds), "", nil},
-		{"manager peak RSS / heap", fmt.Sprintf("%.0f MiB / %.0f MiB", f.ManagerPeakRSSMiB, f.ManagerPeakHeapMiB), "", nil},
+		{rowPeakRSS, fmt.Sprintf("%.0f MiB / %.0f MiB", f.ManagerPeakRSSMiB, f.ManagerPeakHeapMiB), "", nil},
 		{"reconciles / API-server requests per backup", fmt.Sprintf("%.1f / %.1f", f.ReconcilesPerBackup,
 			f.APIServerRequestsPerBackup), "", nil},
 	}
@@ -175,7 +181,7 @@ func idleRows(i *idleResult) []row {
 		{"reconciles / API-server requests per hour", fmt.Sprintf("%.0f / %.0f", i.ReconcilesPerHour, i.APIServerRequestsPerHour), "", nil},
 		{"start-up pass", fmt.Sprintf("%.1fs, %s, %.0f API-server requests", i.StartupSeconds, opsCount(i.StartupRequests),
 			i.StartupAPIServerRequests), "", nil},
-		{"429s from the simulator", fmt.Sprintf("%d", i.ThrottledResponses), "0", check(i.ThrottledResponses == 0)},
+		{row429s, fmt.Sprintf("%d", i.ThrottledResponses), "0", check(i.ThrottledResponses == 0)},
 	}
 }
 
@@ -219,9 +225,9 @@ func fleetScaleRows(f *fleetScaleResult) []row {
 		{"  children created within", fmt.Sprintf("%.1fs of the slot", f.ChildrenCreatedWithinSeconds), "", nil},
 		{"  all succeeded after", fmt.Sprintf("%.0fs (%.2f DCS requests per backup)", f.AllSucceededAfterSeconds,
 			f.RunRequestsPerBackup), "", nil},
-		{"manager peak RSS / heap", fmt.Sprintf("%.0f MiB / %.0f MiB", f.ManagerPeakRSSMiB, f.ManagerPeakHeapMiB),
+		{rowPeakRSS, fmt.Sprintf("%.0f MiB / %.0f MiB", f.ManagerPeakRSSMiB, f.ManagerPeakHeapMiB),
 			"< 256 MiB", check(f.ManagerPeakRSSMiB < 256)},
-		{"429s from the simulator", fmt.Sprint(f.ThrottledResponses), "0", check(f.ThrottledResponses == 0)},
+		{row429s, fmt.Sprint(f.ThrottledResponses), "0", check(f.ThrottledResponses == 0)},
 		{"setup / start-up pass", fmt.Sprintf("%.0fs / %.0fs (%d DCS requests)", f.SetupSeconds, f.StartupSeconds,
 			f.StartupDCSRequests), "", nil},
 	}

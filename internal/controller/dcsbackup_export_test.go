@@ -282,7 +282,7 @@ var _ = Describe("Exports", func() {
 			}
 		}
 		// Two runs' exports of each instance stay; the first run's go.
-		var want []string
+		want := make([]string, 0, 2*len(ids))
 		for _, token := range []string{"export-1", "export-2"} {
 			for _, id := range ids {
 				want = append(want, env.ns+"/"+fleetChildName(s.Name, runNowRun(token), id)+"/"+export.ManifestName)

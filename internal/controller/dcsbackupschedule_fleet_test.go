@@ -186,7 +186,7 @@ var _ = Describe("DCSBackupSchedule of a fleet (instanceSelector)", func() {
 	It("spreads the backups of a run over its start window, each instance at its own offset", func() {
 		env := newSimEnv(simulator.Options{BackupDuration: time.Second})
 		const window = 40 * time.Second
-		var ids []string
+		ids := make([]string, 0, 6)
 		for i := range 6 {
 			id := fmt.Sprintf("f1ee7000-0000-4000-8000-0000000000c%d", i)
 			env.sim.AddInstance(simulator.Instance{ID: id, Tags: prodTags})

@@ -35,7 +35,7 @@ import (
 func table(out string) []map[string]string {
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
 	cols := columnPattern.FindAllStringIndex(lines[0], -1)
-	var rows []map[string]string
+	rows := make([]map[string]string, 0, len(lines)-1)
 	for _, l := range lines[1:] {
 		row := map[string]string{}
 		for i, c := range cols {

@@ -155,7 +155,7 @@ func readManifests(path string) manifests {
 func generatedCRDNames() []string {
 	files, err := filepath.Glob(filepath.Join(repoRoot, "config", "crd", "bases", "*.yaml"))
 	Expect(err).NotTo(HaveOccurred())
-	var names []string
+	names := make([]string, 0, len(files))
 	for _, f := range files {
 		names = append(names, readManifests(f).ofKind("CustomResourceDefinition").names()...)
 	}
