@@ -300,7 +300,7 @@ func (p *backupPass) finished(before backupv1alpha1.BackupPhase, rec dcs.Backup)
 		backupv1alpha1.PhaseSucceeded: resultSucceeded, backupv1alpha1.PhaseFailed: resultFailed,
 		backupv1alpha1.PhaseExpired: "expired", backupv1alpha1.PhaseDeleted: "deleted",
 	}[b.Status.Phase]
-	ns, key, instanceID := b.Namespace, p.key, b.Spec.InstanceID
+	ns, key := b.Namespace, p.key
 	p.out.then(func() { backupsTotal.WithLabelValues(ns, result).Inc() })
 	if b.Status.Phase != backupv1alpha1.PhaseSucceeded {
 		p.out.event(true, "Backup"+string(b.Status.Phase), recordMessage(rec))
@@ -311,10 +311,6 @@ func (p *backupPass) finished(before backupv1alpha1.BackupPhase, rec dcs.Backup)
 			p.coord().ObserveDuration(key, took)
 			backupDuration.Observe(took.Seconds())
 		})
-	}
-	if !rec.UpdatedAt.IsZero() {
-		done := float64(rec.UpdatedAt.Unix())
-		p.out.then(func() { setLastSuccess(instanceID, done) })
 	}
 	p.out.event(false, "BackupSucceeded", recordMessage(rec))
 }

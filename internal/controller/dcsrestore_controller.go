@@ -266,6 +266,10 @@ func (p *restorePass) fail(reason, msg, errorCode string) time.Duration {
 		p.out.event(true, reason, msg)
 		if p.started() {
 			p.countResult(resultFailed)
+		} else {
+			// Failed its checks (no such backup, a wrong password, ...):
+			// nothing ran, but the restore asked for did not happen.
+			p.countResult(resultRejected)
 		}
 	}
 	return 0

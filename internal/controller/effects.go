@@ -139,4 +139,6 @@ func commitPass(ctx context.Context, d Dependencies, e passEnd) (ctrl.Result, er
 const (
 	resultSucceeded = "succeeded"
 	resultFailed    = "failed"
+	// resultRejected is a restore that failed its checks before DCS was asked.
+	resultRejected = "rejected"
 )

@@ -18,7 +18,6 @@ package controller
 
 import (
 	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
 // Export metrics.
@@ -40,7 +39,3 @@ var (
 		Buckets: prometheus.ExponentialBuckets(1, 2.5, 12),
 	})
 )
-
-func init() {
-	metrics.Registry.MustRegister(exportsTotal, exportBytesTotal, exportDuration)
-}

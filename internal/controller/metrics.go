@@ -19,6 +19,8 @@ package controller
 import (
 	"context"
 	"math"
+	"regexp"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -36,6 +38,7 @@ const (
 	labelSchedule  = "schedule"
 	labelResult    = "result"
 	labelInstance  = "instance_id"
+	labelKind      = "kind"
 )
 
 // Metrics on the manager's metrics endpoint. Names are part of the
@@ -57,26 +60,22 @@ var (
 		Name: "dcs_backup_operator_dcs_requests_total",
 		Help: "Requests to the DCS API by operation and result (ok, or the error class).",
 	}, []string{"operation", labelResult})
-
-	lastSuccessTimestamp = prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "dcs_backup_operator_last_success_timestamp_seconds",
-		Help: "Completion time (Unix seconds) of the latest successful backup per DCS instance.",
-	}, []string{labelInstance})
 )
 
 // Restore metrics.
 var (
 	restoresTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "dcs_backup_operator_restores_total",
-		Help: "Restores that DCS ran and that ended, by kind (in_place, import) and result (succeeded, failed).",
-	}, []string{labelNamespace, "kind", labelResult})
+		Help: "Restores that ended, by kind (in_place, import) and result: succeeded or failed (DCS ran them), " +
+			"rejected (failed their checks before DCS was asked: no such backup, a wrong password, ...).",
+	}, []string{labelNamespace, labelKind, labelResult})
 
 	restoreDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "dcs_backup_operator_restore_duration_seconds",
 		Help: "Duration of successful restores, from DCS accepting them to their end, by kind.",
 		// 1 s to about 4.5 h.
 		Buckets: prometheus.ExponentialBuckets(1, 2.5, 12),
-	}, []string{"kind"})
+	}, []string{labelKind})
 )
 
 // Schedule metrics.
@@ -174,17 +173,42 @@ func (b *budgetCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func init() {
-	metrics.Registry.MustRegister(budgetMetrics)
-	metrics.Registry.MustRegister(backupsTotal, backupDuration, dcsRequestsTotal, lastSuccessTimestamp,
-		scheduleLastSuccess, scheduleFresh, scheduleRunsTotal, scheduleMissedRuns,
-		scheduleInstanceLastSuccess, scheduleInstanceFresh, restoresTotal, restoreDuration)
+// operatorCollectors are the operator's own metrics (controller-runtime's
+// are registered by controller-runtime).
+var operatorCollectors = []prometheus.Collector{
+	budgetMetrics, stateMetrics,
+	backupsTotal, backupDuration, dcsRequestsTotal,
+	scheduleLastSuccess, scheduleFresh, scheduleRunsTotal, scheduleMissedRuns,
+	scheduleInstanceLastSuccess, scheduleInstanceFresh, restoresTotal, restoreDuration,
+	exportsTotal, exportBytesTotal, exportDuration,
 }
 
-// setLastSuccess records the completion of a successful backup of an
-// instance.
-func setLastSuccess(instanceID string, unixSeconds float64) {
-	lastSuccessTimestamp.WithLabelValues(instanceID).Set(unixSeconds)
+func init() {
+	metrics.Registry.MustRegister(operatorCollectors...)
+}
+
+// fqNamePattern finds a metric's name in prometheus.Desc.String().
+var fqNamePattern = regexp.MustCompile(`fqName: "([a-zA-Z_:][a-zA-Z0-9_:]*)"`)
+
+// MetricFamilies lists the names of the metric families the operator's
+// controllers export, whether or not they have series yet: dashboards and
+// alerts may use these (histograms with _bucket, _sum and _count).
+func MetricFamilies() []string {
+	ch := make(chan *prometheus.Desc, 64)
+	go func() {
+		for _, c := range operatorCollectors {
+			c.Describe(ch)
+		}
+		close(ch)
+	}()
+	var out []string
+	for d := range ch {
+		if m := fqNamePattern.FindStringSubmatch(d.String()); m != nil {
+			out = append(out, m[1])
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // forgetScheduleMetrics drops the series of a deleted schedule.

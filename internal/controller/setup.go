@@ -65,6 +65,7 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	budgetMetrics.use(coord)
+	stateMetrics.use(mgr.GetCache(), mgr.Elected())
 	connector := opts.Connector
 	if connector == nil {
 		connector = &SecretConnector{

@@ -21,7 +21,9 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -73,6 +75,7 @@ func testRestartServesHolders(t *testing.T) {
 	}
 	mgr, err := env.StartManager(ctx, localenv.ManagerOptions{
 		Binary: shared.bins.Manager, Kubeconfig: shared.cp.KubeconfigPath, Args: []string{"--watch-namespaces=" + ns},
+		Metrics: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -118,6 +121,7 @@ func testRestartServesHolders(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	checkLastSuccessAfterRestart(ctx, t, mgr, ns, instances)
 	res := restartResult{Finished: finished, Instances: sc.RestartInstances, ServedSeconds: secs(served.Sub(ready)),
 		Lists: lists, CallsBeforeHolder: callsBefore, Bound: callsBeforeHolderBound}
 	results.addRestart(res)
@@ -244,4 +248,75 @@ func waitServed(ctx context.Context, b *backupv1alpha1.DCSBackup) (time.Time, er
 		case <-ticker.C:
 		}
 	}
+}
+
+// lastSuccessMetric is the per-instance gauge of the latest successful
+// backup, which alerts on backup age read.
+const lastSuccessMetric = "dcs_backup_operator_last_success_timestamp_seconds"
+
+// checkLastSuccessAfterRestart checks that the restarted manager reports
+// every instance's latest success, from the backups' status, without any
+// new backup of those instances having succeeded since the restart.
+func checkLastSuccessAfterRestart(ctx context.Context, t *testing.T, mgr *localenv.Manager, ns string, instances []string) {
+	t.Helper()
+	list := &backupv1alpha1.DCSBackupList{}
+	if err := shared.c.List(ctx, list, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{}
+	for _, b := range list.Items {
+		if b.Status.Phase == backupv1alpha1.PhaseSucceeded && b.Status.CompletedAt != nil {
+			want[b.Spec.InstanceID] = max(want[b.Spec.InstanceID], float64(b.Status.CompletedAt.Unix()))
+		}
+	}
+	var got map[string]float64
+	err := pollUntil(ctx, time.Minute, func() (bool, error) {
+		var err error
+		got, err = instanceGauge(ctx, mgr.MetricsURL, lastSuccessMetric)
+		if err != nil {
+			return false, err
+		}
+		for _, id := range instances {
+			if got[id] != want[id] {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	if err != nil {
+		t.Errorf("[restart] %s after the restart: got %v, want %v (the latest completedAt per instance): %v",
+			lastSuccessMetric, got, want, err)
+	}
+}
+
+// instanceGauge reads a gauge labelled instance_id from a metrics endpoint.
+func instanceGauge(ctx context.Context, url, name string) (map[string]float64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = resp.Body.Close() }()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		rest, ok := strings.CutPrefix(line, name+`{instance_id="`)
+		if !ok {
+			continue
+		}
+		id, value, ok := strings.Cut(rest, `"} `)
+		if !ok {
+			return nil, fmt.Errorf("metric line %q", line)
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		if err != nil {
+			return nil, fmt.Errorf("metric line %q: %w", line, err)
+		}
+		out[id] = v
+	}
+	return out, sc.Err()
 }

@@ -32,21 +32,15 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/dcs-operator/dcs-backup-operator/internal/controller"
+	"github.com/dcs-operator/dcs-backup-operator/internal/version"
 )
 
-// operatorMetrics are the metric families the operator exports; alerts may
-// only use these (histograms with their _bucket, _sum and _count series).
-var operatorMetrics = []string{
-	"dcs_backup_operator_backups_total",
-	"dcs_backup_operator_backup_duration_seconds",
-	"dcs_backup_operator_dcs_requests_total",
-	"dcs_backup_operator_last_success_timestamp_seconds",
-	"dcs_backup_operator_schedule_fresh",
-	"dcs_backup_operator_schedule_last_success_timestamp_seconds",
-	"dcs_backup_operator_schedule_runs_total",
-	"dcs_backup_operator_schedule_missed_runs_total",
-	"dcs_backup_operator_build_info",
-}
+// operatorMetrics are the metric families the operator exports, as its
+// collectors describe them; alerts and the dashboard may only use these
+// (histograms with their _bucket, _sum and _count series).
+var operatorMetrics = append(controller.MetricFamilies(), version.BuildInfoMetric)
 
 // expectBindsManagerRole checks a binding of the manager's ClusterRole: the
 // rules are the ones controller-gen generates, the subject is the chart's
@@ -116,11 +110,11 @@ func alertRules(rule *unstructured.Unstructured) map[string]map[string]any {
 }
 
 // expectAlerts checks the alerts of testdata/values-custom.yaml: the
-// chart's five, with the operator's real metric names, and the additional one.
+// chart's eight, with the operator's real metric names, and the additional one.
 func expectAlerts(rule *unstructured.Unstructured, metricsService string) {
 	Expect(rule.GetLabels()).To(HaveKeyWithValue("release", "kube-prometheus-stack"))
 	alerts := alertRules(rule)
-	Expect(alerts).To(HaveLen(6))
+	Expect(alerts).To(HaveLen(9))
 	Expect(alerts).To(HaveKeyWithValue("DCSBackupScheduleNotFresh",
 		HaveKeyWithValue("expr", ContainSubstring("dcs_backup_operator_schedule_fresh"))))
 	Expect(alerts).To(HaveKeyWithValue("DCSBackupFailed", And(
@@ -136,6 +130,12 @@ func expectAlerts(rule *unstructured.Unstructured, metricsService string) {
 		HaveKeyWithValue("expr", ContainSubstring(`dcs_backup_operator_dcs_requests_total{result!~"ok|busy|canceled"}`)),
 		HaveKeyWithValue("expr", ContainSubstring("> 0.25")),
 		HaveKeyWithValue("for", "15m"))))
+	Expect(alerts).To(HaveKeyWithValue("DCSBackupResourceNotSynced", HaveKeyWithValue("expr",
+		ContainSubstring("dcs_backup_operator_condition_false_since_timestamp_seconds) > 1800"))))
+	Expect(alerts).To(HaveKeyWithValue("DCSRestoreFailed", HaveKeyWithValue("expr",
+		ContainSubstring(`dcs_backup_operator_restores_total{result=~"failed|rejected"}`))))
+	Expect(alerts).To(HaveKeyWithValue("DCSBackupExportFailed", HaveKeyWithValue("expr",
+		ContainSubstring(`dcs_backup_operator_exports_total{result="failed"}`))))
 	Expect(alerts).To(HaveKey("DCSBackupTooSlow"), "additionalRules")
 
 	known := regexp.MustCompile(`^(` + joinAlternatives(operatorMetrics) + `)(_bucket|_sum|_count)?$`)

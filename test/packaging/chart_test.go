@@ -90,6 +90,10 @@ var _ = Describe("The Helm chart", func() {
 			Expect(helmLint()).To(Succeed())
 		})
 
+		It("ships no Grafana dashboard unless asked", func() {
+			Expect(objs.ofKind("ConfigMap")).To(BeEmpty())
+		})
+
 		It("installs every CRD, kept on helm uninstall", func() {
 			crds := objs.ofKind("CustomResourceDefinition")
 			Expect(crds.names()).To(ConsistOf(generatedCRDNames()))
@@ -229,7 +233,7 @@ var _ = Describe("The Helm chart", func() {
 			expectServiceMonitor(objs)
 		})
 
-		It("alerts on a schedule not Fresh, a failed backup, missed runs, the operator down and DCS errors", func() {
+		It("alerts on a schedule not Fresh, failed backups, restores and exports, missed runs, lasting problems, the operator down and DCS errors", func() {
 			expectAlerts(objs.only("PrometheusRule"), objs.only("Service").GetName())
 		})
 
@@ -241,6 +245,20 @@ var _ = Describe("The Helm chart", func() {
 				Expect(rule).To(HaveKeyWithValue("annotations", HaveKeyWithValue("runbook_url",
 					"https://wiki.example.com/dcs/runbooks/"+name+".md")), name)
 			}
+		})
+
+		It("ships the Grafana dashboard as a ConfigMap for Grafana's sidecar", func() {
+			cm := as[corev1.ConfigMap](objs.only("ConfigMap"))
+			Expect(cm.Namespace).To(Equal(customNamespace))
+			Expect(cm.Labels).To(HaveKeyWithValue("grafana_dashboard", "1"))
+			Expect(cm.Annotations).To(HaveKeyWithValue("grafana_folder", "Backups"))
+			file, err := os.ReadFile(filepath.Join(repoRoot, "charts", "dcs-backup-operator", "dashboards", "dcs-backup-operator.json"))
+			Expect(err).NotTo(HaveOccurred())
+			Expect(cm.Data).To(HaveKeyWithValue("dcs-backup-operator.json", strings.TrimSpace(string(file))))
+
+			_, elsewhere := renderChart(chartNamespace, "--set", "grafanaDashboard.enabled=true",
+				"--set", "grafanaDashboard.namespace=monitoring")
+			Expect(elsewhere.only("ConfigMap").GetNamespace()).To(Equal("monitoring"))
 		})
 
 		It("admits ingress to the manager only on the metrics port, from labelled namespaces", func() {
@@ -306,7 +324,7 @@ var _ = Describe("The Helm chart", func() {
 	It("gives every alert of the chart a runbook page and promtool rule tests", func() {
 		_, objs := renderChart(chartNamespace, "--set", "prometheusRule.enabled=true")
 		alerts := alertRules(objs.only("PrometheusRule"))
-		Expect(alerts).To(HaveLen(5))
+		Expect(alerts).To(HaveLen(8))
 		tested := alertsWithRuleTests()
 		for name, rule := range alerts {
 			Expect(rule).To(HaveKeyWithValue("annotations", HaveKeyWithValue("runbook_url",
