@@ -28,8 +28,13 @@ const (
 	fleetScaleSettle = 30 * time.Second
 	// fleetScaleIdleWindow is how long the idle fleet is measured.
 	fleetScaleIdleWindow = 3 * time.Minute
-	fleetScaleTagKey     = "fleet"
-	fleetScaleTagValue   = "scale"
+	// fleetScaleMemoryLimit is the Go memory limit the manager sets itself
+	// in a pod with the chart's default memory limit (256Mi; 90% of it,
+	// see setMemoryLimit in main.go). The bench runs the manager outside a
+	// container, so it sets the same limit by GOMEMLIMIT.
+	fleetScaleMemoryLimit = "230MiB"
+	fleetScaleTagKey      = "fleet"
+	fleetScaleTagValue    = "scale"
 )
 
 // fleetScaleResult is the fleet-scale scenario.
@@ -52,6 +57,7 @@ type fleetScaleResult struct {
 	RunRequestsPerBackup         float64 `json:"run_requests_per_backup"`
 	ManagerPeakRSSMiB            float64 `json:"manager_peak_rss_mib"`
 	ManagerPeakHeapMiB           float64 `json:"manager_peak_heap_mib"`
+	GoMemoryLimit                string  `json:"manager_go_memory_limit"`
 	ThrottledResponses           int     `json:"throttled_responses"`
 	SetupSeconds                 float64 `json:"setup_seconds"`
 	StartupSeconds               float64 `json:"startup_seconds"`
@@ -72,7 +78,8 @@ func (h *harness) fleetScaleScenario(ctx context.Context, res *results) error {
 		return err
 	}
 	defer func() { _ = r.stop() }()
-	fr := &fleetScaleResult{Instances: n, FinishedBackups: n * fleetScaleBackupsPerInstance,
+	r.managerEnv = []string{"GOMEMLIMIT=" + fleetScaleMemoryLimit}
+	fr := &fleetScaleResult{GoMemoryLimit: fleetScaleMemoryLimit, Instances: n, FinishedBackups: n * fleetScaleBackupsPerInstance,
 		BudgetRequestsPerSecond: fleetScaleBudget, IdleBudgetShareTarget: 0.25}
 	h.logf("fleet-scale: making %d finished backups over %d instances", fr.FinishedBackups, n)
 	setupStart := time.Now()

@@ -122,6 +122,8 @@ type runEnv struct {
 	mgr     *localenv.Manager
 	obs     *observer
 	sampler *sampler
+	// managerEnv is added to the manager's environment.
+	managerEnv []string
 }
 
 // newRun makes a namespace with the credentials Secret and starts a
@@ -184,6 +186,7 @@ func (r *runEnv) startManager(ctx context.Context, extra ...string) error {
 		Kubeconfig: r.h.cp.KubeconfigPath,
 		Metrics:    true,
 		Args:       args,
+		Env:        r.managerEnv,
 		LogPath:    r.h.env.Path(r.ns + "-manager.log"),
 	})
 	if err != nil {

@@ -71,6 +71,13 @@ const (
 // queues behind all of them, and the backup is seen finished seconds late.
 const priorityTimed = 10
 
+// priorityYielded is the work-queue priority of a poll that gave its place
+// in the DCS budget up to creates (dcs.WithYield): below new objects, whose
+// first pass starts their backup, so that a fleet's creates are all sent
+// before its polls, as the budget's classes intend; above the objects the
+// cache lists at start-up (handler.LowPriority).
+const priorityYielded = -10
+
 // kindBackup names DCSBackups in the coordinator.
 const kindBackup = "DCSBackup"
 
@@ -152,6 +159,9 @@ type backupPass struct {
 	// timed is set when the next pass is due at a moment (a poll at the
 	// expected end of a backup): it goes before other queued work.
 	timed bool
+	// yielded is set when the poll gave its place in the DCS budget up to
+	// requests that start backups: it goes after other queued work.
+	yielded bool
 }
 
 func (r *DCSBackupReconciler) newPass(b *backupv1alpha1.DCSBackup) *backupPass {
@@ -222,7 +232,7 @@ func (p *backupPass) setCondition(typ string, status metav1.ConditionStatus, rea
 func (p *backupPass) commit(ctx context.Context, requeue time.Duration) (ctrl.Result, error) {
 	return commitPass(ctx, p.r.deps, passEnd{obj: p.obj, orig: p.orig, cur: p.b, origStatus: &p.orig.Status,
 		status: &p.b.Status, conditions: p.b.Status.Conditions, out: &p.out, action: "Reconcile",
-		phase: string(p.b.Status.Phase), requeue: requeue, timed: p.timed})
+		phase: string(p.b.Status.Phase), requeue: requeue, timed: p.timed, yielded: p.yielded})
 }
 
 // synced records a working conversation with DCS.

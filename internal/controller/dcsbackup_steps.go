@@ -187,7 +187,13 @@ func (p *backupPass) waitForInstance(msg, note string) {
 // poll reads the running backup's record and reports its progress.
 func (p *backupPass) poll(ctx context.Context) time.Duration {
 	b := p.b
-	rec, found, err := p.findRecord(ctx)
+	rec, found, err := p.findRecord(dcs.WithYield(ctx))
+	if after, ok := dcs.Yielded(err); ok {
+		// Creates wait for the budget: they go first, and this poll
+		// comes back once they are sent.
+		p.yielded = true
+		return jitter(after, pollJitter)
+	}
 	if err != nil {
 		return p.dcsFailed(ctx, "reading the backup record", err)
 	}

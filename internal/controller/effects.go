@@ -110,8 +110,9 @@ type passEnd struct {
 	action     string
 	phase      string
 	requeue    time.Duration
-	// timed passes (a poll due at a moment) go before other queued work.
-	timed bool
+	// timed passes (a poll due at a moment) go before other queued work,
+	// yielded ones (a poll that gave way to creates) after it.
+	timed, yielded bool
 }
 
 // commitPass writes the status if it changed, resets the object's failure
@@ -129,7 +130,10 @@ func commitPass(ctx context.Context, d Dependencies, e passEnd) (ctrl.Result, er
 		log.FromContext(ctx).V(2).Info("next look", "after", e.requeue, "phase", e.phase)
 	}
 	res := ctrl.Result{RequeueAfter: e.requeue}
-	if e.timed {
+	switch {
+	case e.yielded:
+		res.Priority = ptr.To(priorityYielded)
+	case e.timed:
 		res.Priority = ptr.To(priorityTimed)
 	}
 	return res, nil

@@ -230,6 +230,35 @@ func TestBackupLosingItsStatusWriteAnnouncesAndCountsTheResultOnce(t *testing.T)
 	}
 }
 
+func TestAPollThatGaveWayToCreatesComesBackAfterQueuedWorkWithoutAFailure(t *testing.T) {
+	running := unitBackup(func(b *backupv1alpha1.DCSBackup) {
+		b.Status.Phase = backupv1alpha1.PhaseInProgress
+		b.Status.BackupID = "bk-1"
+		b.Status.CreateRequestedAt = ptr.To(metav1.NewTime(unitNow.Add(-30 * time.Second)))
+	})
+	w := newUnitWorld(t, interceptor.Funcs{}, running)
+	// What the client answers when the budget has creates waiting and the
+	// poll was made with dcs.WithYield.
+	w.api.listBackups = func(string) ([]dcs.Backup, error) {
+		return nil, &dcs.Error{Operation: "list backups", Err: &dcs.YieldError{After: 800 * time.Millisecond}}
+	}
+	res := reconcileBackup(t, w)
+	if res.Priority == nil || *res.Priority != priorityYielded {
+		t.Errorf("priority %v, want %d: after new objects, whose first pass sends their create", res.Priority, priorityYielded)
+	}
+	if res.RequeueAfter < 800*time.Millisecond || res.RequeueAfter > time.Second {
+		t.Errorf("requeue %v, want the 800ms the budget asked for (with a little jitter)", res.RequeueAfter)
+	}
+	b := getBackup(t, w)
+	if synced := meta.FindStatusCondition(b.Status.Conditions, backupv1alpha1.ConditionSynced); synced != nil &&
+		synced.Status == metav1.ConditionFalse {
+		t.Errorf("giving way is no failure: Synced %+v", synced)
+	}
+	if evs := w.drainEvents(); len(evs) != 0 {
+		t.Errorf("events %v, want none", evs)
+	}
+}
+
 func TestBackupOnATerminalDCSAnswerBacksOffWithoutRetryingEverySecond(t *testing.T) {
 	tests := []struct {
 		name       string

@@ -376,6 +376,9 @@ func (c *Client) do(parent context.Context, r request) (response, error) {
 		waitCtx = WithPriority(ctx, Start)
 	}
 	if err := c.cfg.Limiter.Wait(waitCtx, c.endpoint.String(), c.cfg.ProjectID); err != nil {
+		if _, ok := Yielded(err); ok {
+			return response{}, &Error{Operation: r.op, Err: err}
+		}
 		return response{}, c.transportError(parent, ctx, r, fmt.Errorf("%w: %w", ErrRateLimited, err))
 	}
 	req, err := c.newRequest(ctx, r)

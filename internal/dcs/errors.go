@@ -124,7 +124,8 @@ const (
 	// DCS.4061, DCS.4039 quota, decode errors, invalid arguments).
 	ClassTerminal
 	// ClassCanceled is the caller's context ended (cancelled or its own
-	// deadline). Nobody is at fault; the caller is going away.
+	// deadline), or the call gave its place in the budget up (WithYield).
+	// Nobody is at fault; the caller is going away or comes back later.
 	ClassCanceled
 )
 
@@ -252,6 +253,10 @@ func classifyFailure(err error) Class {
 	switch {
 	case errors.Is(err, ErrTimeout):
 		return ClassTransient
+	case errors.As(err, new(*YieldError)):
+		// The caller asked to give its place up (WithYield): nothing
+		// failed, it tries again later.
+		return ClassCanceled
 	case errors.Is(err, ErrRateLimited):
 		return ClassThrottled
 	case errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded):

@@ -2,6 +2,7 @@ package dcs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -87,6 +88,51 @@ func PriorityOf(ctx context.Context) Priority {
 	}
 	return Foreground
 }
+
+type yieldKey struct{}
+
+// WithYield marks the requests made with ctx as giving their place up,
+// rather than waiting behind requests of a higher class when the budget has
+// no token to spare: Wait returns a *YieldError at once. A reconciler that
+// polls makes its poll so, and frees its worker for the creates a fleet's
+// run queues behind it, instead of holding the worker until they are all
+// sent.
+func WithYield(ctx context.Context) context.Context {
+	return context.WithValue(ctx, yieldKey{}, true)
+}
+
+func yields(ctx context.Context) bool {
+	y, _ := ctx.Value(yieldKey{}).(bool)
+	return y
+}
+
+// YieldError is the answer of Wait to a request that gave its place up:
+// requests of a higher class wait for the budget's tokens. After is when it
+// is worth asking again: the time the budget needs for the requests ahead.
+type YieldError struct {
+	After time.Duration
+}
+
+func (e *YieldError) Error() string {
+	return fmt.Sprintf("gave way to requests that start work in DCS; next try in %s", e.After)
+}
+
+// Yielded reports whether err is (or wraps) a YieldError, and when to try
+// again.
+func Yielded(err error) (time.Duration, bool) {
+	var ye *YieldError
+	if errors.As(err, &ye) {
+		return ye.After, true
+	}
+	return 0, false
+}
+
+// Bounds of YieldError.After: not sooner than a few tokens' time, and not so
+// late that a poll comes long after the starts ahead of it were sent.
+const (
+	minYield = 250 * time.Millisecond
+	maxYield = 5 * time.Second
+)
 
 // DefaultBackgroundShare is the share of the budget background observation
 // may use.
@@ -221,7 +267,9 @@ func (l *Limiter) Admitted(endpoint, projectID string, p Priority) int64 {
 // future tokens first come, first served, so a poll that reserved the next
 // token would go before a create that asks a millisecond later). The lower
 // classes take a token only when one is free right now and nobody above
-// them waits, and otherwise look again when the next token comes.
+// them waits, and otherwise look again when the next token comes; with
+// WithYield, they return a *YieldError instead of waiting behind a higher
+// class.
 func (l *Limiter) Wait(ctx context.Context, endpoint, projectID string) error {
 	b := l.budget(endpoint, projectID)
 	p := PriorityOf(ctx)
@@ -239,7 +287,19 @@ func (l *Limiter) Wait(ctx context.Context, endpoint, projectID string) error {
 		b.admitted[p].Add(1)
 		return nil
 	}
+	return b.waitFree(ctx, p)
+}
+
+// waitFree is Wait for the classes below the highest: it takes a token
+// only when one is free now and no higher class waits.
+func (b *budget) waitFree(ctx context.Context, p Priority) error {
+	yield := yields(ctx)
 	for {
+		if yield {
+			if err := b.yieldTo(p); err != nil {
+				return err
+			}
+		}
 		if err := b.giveWay(ctx, p); err != nil {
 			return err
 		}
@@ -279,6 +339,24 @@ func (b *budget) leave(p Priority) {
 	if b.waiting[p] == 0 {
 		close(b.idle[p])
 	}
+}
+
+// yieldTo returns a *YieldError when requests of a class above p wait and
+// no token is free for them now: a request of class p would wait until
+// they are all served. While a token is free, giving way costs at most a
+// moment, and the request waits in giveWay as usual.
+func (b *budget) yieldTo(p Priority) error {
+	b.mu.Lock()
+	above := 0
+	for q := p + 1; q < numPriorities; q++ {
+		above += b.waiting[q]
+	}
+	b.mu.Unlock()
+	if above == 0 || b.all.Tokens() >= 1 {
+		return nil
+	}
+	after := time.Duration(float64(above+1) / float64(b.all.Limit()) * float64(time.Second))
+	return &YieldError{After: min(max(after, minYield), maxYield)}
 }
 
 // giveWay waits until no request of a class above p waits.

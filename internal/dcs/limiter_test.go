@@ -113,6 +113,45 @@ func TestAPollThatQueuedFirstDoesNotHoldTheNextTokenAgainstACreate(t *testing.T)
 	}
 }
 
+func TestAYieldingPollGivesItsPlaceUpToCreatesThatWait(t *testing.T) {
+	l := NewLimiter(4, 1)
+	ctx := context.Background()
+	// A token is free and nobody waits: the poll goes.
+	if err := l.Wait(WithYield(ctx), "e", "p"); err != nil {
+		t.Fatalf("a poll with the budget to itself: %v", err)
+	}
+	// The bucket is empty and a create waits for the next token.
+	b := l.budget("e", "p")
+	created := make(chan error, 1)
+	go func() { created <- l.Wait(WithPriority(ctx, Start), "e", "p") }()
+	for waiting := 0; waiting == 0; {
+		b.mu.Lock()
+		waiting = b.waiting[Start]
+		b.mu.Unlock()
+		runtime.Gosched()
+	}
+	err := l.Wait(WithYield(ctx), "e", "p")
+	after, ok := Yielded(err)
+	if !ok {
+		t.Fatalf("the poll returned %v, want a YieldError while a create waits for the empty bucket", err)
+	}
+	if after < minYield || after > maxYield {
+		t.Errorf("the poll is told to come back in %s, want within [%s, %s]", after, minYield, maxYield)
+	}
+	if c := Classify(&Error{Operation: "list backups", Err: err}); c != ClassCanceled {
+		t.Errorf("a yielded call is classified %v, want ClassCanceled (not a failure)", c)
+	}
+	if err := <-created; err != nil {
+		t.Fatalf("the create: %v", err)
+	}
+	// Without WithYield, the poll waits for its token instead.
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if err := l.Wait(wctx, "e", "p"); err != nil {
+		t.Fatalf("a poll without WithYield: %v", err)
+	}
+}
+
 func TestBackgroundShareOfTheBudget(t *testing.T) {
 	l := NewLimiter(10, 20).WithBackgroundShare(0.25)
 	b := l.budget("e", "p")
