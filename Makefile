@@ -178,8 +178,9 @@ CHAOS_SCALE ?= full
 CHAOS_ARGS ?=
 
 .PHONY: chaos
-chaos: envtest ## Full chaos run: manager SIGKILLs, leader failover and cloud faults, real processes (test/chaos).
-	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" CHAOS_SCALE=$(CHAOS_SCALE) go test -count=1 -v -timeout 90m ./test/chaos/ $(CHAOS_ARGS)
+chaos: envtest versitygw ## Full chaos run: manager SIGKILLs (also mid-export), leader failover and cloud faults, real processes (test/chaos).
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" VERSITYGW="$$(hack/versitygw.sh)" CHAOS_SCALE=$(CHAOS_SCALE) \
+		go test -count=1 -v -timeout 90m ./test/chaos/ $(CHAOS_ARGS)
 
 # docker-build needs a Docker engine, which the development machines of this
 # project do not have; the Dockerfile's go build line is tested in `make test`.
