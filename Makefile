@@ -167,9 +167,9 @@ demo: ## Local control plane + DCS simulator + operator + samples, live until Ct
 	$(LOCALBIN)/demo $(DEMO_ARGS)
 
 .PHONY: bench
-bench: ## Benchmark the real manager against a control plane and the simulator; writes bench/results.json (BENCH_SCALE=0.1 for a quick look, BENCH_ARGS=--help).
+bench: versitygw ## Benchmark the real manager against a control plane, the simulator and versitygw; writes bench/results.json (BENCH_SCALE=0.1 for a quick look, BENCH_ARGS=--help).
 	go build -o $(LOCALBIN)/bench ./hack/bench
-	$(LOCALBIN)/bench $(BENCH_ARGS)
+	VERSITYGW="$$(hack/versitygw.sh)" $(LOCALBIN)/bench $(BENCH_ARGS)
 
 # Chaos knobs: `make chaos CHAOS_ARGS=-run=TestChaos/kills`, the scale
 # variables of test/chaos/scale_test.go (CHAOS_BACKUPS=... make chaos), and
