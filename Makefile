@@ -162,9 +162,9 @@ run: manifests generate fmt vet ## Run the manager from your host against the cl
 	go run -ldflags "$(VERSION_LDFLAGS)" . --insecure-endpoints=$(or $(INSECURE_ENDPOINTS),false)
 
 .PHONY: demo
-demo: ## Local control plane + DCS simulator + operator + samples, live until Ctrl-C (flags: DEMO_ARGS=--help).
+demo: versitygw ## Local control plane + DCS simulator + versitygw + operator + samples (a backup exported), live until Ctrl-C (flags: DEMO_ARGS=--help).
 	go build -o $(LOCALBIN)/demo ./hack/demo
-	$(LOCALBIN)/demo $(DEMO_ARGS)
+	VERSITYGW="$$(hack/versitygw.sh)" $(LOCALBIN)/demo $(DEMO_ARGS)
 
 .PHONY: bench
 bench: versitygw ## Benchmark the real manager against a control plane, the simulator and versitygw; writes bench/results.json (BENCH_SCALE=0.1 for a quick look, BENCH_ARGS=--help).
