@@ -162,14 +162,14 @@ run: manifests generate fmt vet ## Run the manager from your host against the cl
 	go run -ldflags "$(VERSION_LDFLAGS)" . --insecure-endpoints=$(or $(INSECURE_ENDPOINTS),false)
 
 .PHONY: demo
-demo: ## Local control plane + DCS simulator + operator + samples, live until Ctrl-C (flags: DEMO_ARGS=--help).
+demo: versitygw ## Local control plane + DCS simulator + versitygw + operator + samples (a backup exported), live until Ctrl-C (flags: DEMO_ARGS=--help).
 	go build -o $(LOCALBIN)/demo ./hack/demo
-	$(LOCALBIN)/demo $(DEMO_ARGS)
+	VERSITYGW="$$(hack/versitygw.sh)" $(LOCALBIN)/demo $(DEMO_ARGS)
 
 .PHONY: bench
-bench: ## Benchmark the real manager against a control plane and the simulator; writes bench/results.json (BENCH_SCALE=0.1 for a quick look, BENCH_ARGS=--help).
+bench: versitygw ## Benchmark the real manager against a control plane, the simulator and versitygw; writes bench/results.json (BENCH_SCALE=0.1 for a quick look, BENCH_ARGS=--help).
 	go build -o $(LOCALBIN)/bench ./hack/bench
-	$(LOCALBIN)/bench $(BENCH_ARGS)
+	VERSITYGW="$$(hack/versitygw.sh)" $(LOCALBIN)/bench $(BENCH_ARGS)
 
 # Chaos knobs: `make chaos CHAOS_ARGS=-run=TestChaos/kills`, the scale
 # variables of test/chaos/scale_test.go (CHAOS_BACKUPS=... make chaos), and
@@ -178,8 +178,9 @@ CHAOS_SCALE ?= full
 CHAOS_ARGS ?=
 
 .PHONY: chaos
-chaos: envtest ## Full chaos run: manager SIGKILLs, leader failover and cloud faults, real processes (test/chaos).
-	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" CHAOS_SCALE=$(CHAOS_SCALE) go test -count=1 -v -timeout 90m ./test/chaos/ $(CHAOS_ARGS)
+chaos: envtest versitygw ## Full chaos run: manager SIGKILLs (also mid-export), leader failover and cloud faults, real processes (test/chaos).
+	KUBEBUILDER_ASSETS="$$(hack/controlplane.sh)" VERSITYGW="$$(hack/versitygw.sh)" CHAOS_SCALE=$(CHAOS_SCALE) \
+		go test -count=1 -v -timeout 90m ./test/chaos/ $(CHAOS_ARGS)
 
 # docker-build needs a Docker engine, which the development machines of this
 # project do not have; the Dockerfile's go build line is tested in `make test`.

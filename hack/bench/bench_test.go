@@ -1,6 +1,7 @@
 package main
 
 import (
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -71,5 +72,16 @@ func TestLagsAndHandoffs(t *testing.T) {
 	gaps := handoffGaps(records)
 	if len(gaps) != 1 || gaps[0] < 0.499 || gaps[0] > 0.501 {
 		t.Errorf("hand-off gaps: got %v, want [0.5]", gaps)
+	}
+}
+
+func TestExportScenarioNeedsVersityGWUpFront(t *testing.T) {
+	t.Setenv("VERSITYGW", "")
+	if _, err := parseFlags([]string{"--scenarios=burst,export"}, io.Discard); err == nil ||
+		!strings.Contains(err.Error(), "VERSITYGW") {
+		t.Errorf("export without $VERSITYGW: got %v, want an error naming VERSITYGW", err)
+	}
+	if _, err := parseFlags([]string{"--scenarios=burst"}, io.Discard); err != nil {
+		t.Errorf("burst without $VERSITYGW: %v", err)
 	}
 }

@@ -98,6 +98,7 @@ func (h *harness) runAll(ctx context.Context) (*results, error) {
 		{scenarioScaling, h.scalingScenario},
 		{scenarioFleet, h.fleetScenario},
 		{scenarioIdle, h.idleScenario},
+		{scenarioExport, h.exportScenario},
 		{scenarioFleetScale, h.fleetScaleScenario},
 	}
 	for _, s := range steps {

@@ -1,6 +1,6 @@
 // Command bench is `make bench`: it runs the real manager (a process, built
 // from the checkout) against a real kube-apiserver and etcd and the DCS
-// simulator binary, in four scenarios, and prints a table and writes
+// simulator binary, in five scenarios, and prints a table and writes
 // bench/results.json:
 //
 //   - burst: 1,000 DCSBackups over 100 instances (10 queued per instance),
@@ -10,7 +10,9 @@
 //   - fleet: 300 DCSBackupSchedules on 300 instances, all due in the same
 //     minute;
 //   - idle: 10,000 finished DCSBackups over 500 instances, held for 10
-//     minutes of simulated time.
+//     minutes of simulated time;
+//   - export: one 1 GiB backup exported into a versitygw bucket: the
+//     manager's RSS growth and its throughput next to a plain copy.
 //
 // BENCH_SCALE (e.g. 0.1) shrinks every count for a quick look, BENCH_RUNS
 // sets the runs per burst, BENCH_SCENARIOS picks scenarios. Run it with
@@ -33,6 +35,8 @@ import (
 
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/dcs-operator/dcs-backup-operator/internal/localenv"
 )
 
 func main() {
@@ -78,6 +82,8 @@ const (
 	scenarioScaling = "scaling"
 	scenarioFleet   = "fleet"
 	scenarioIdle    = "idle"
+	// scenarioExport needs $VERSITYGW; it takes about 30 s at scale 1.
+	scenarioExport = "export"
 	// scenarioFleetScale is not in the default set: it takes about 20
 	// minutes (BENCH_SCENARIOS=fleet-scale).
 	scenarioFleetScale = "fleet-scale"
@@ -98,9 +104,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 	fs.SetOutput(stderr)
 	fs.Float64Var(&c.scale, "scale", envFloat("BENCH_SCALE", 1), "shrink every count by this factor ($BENCH_SCALE)")
 	fs.IntVar(&c.runs, "runs", envInt("BENCH_RUNS", 3), "runs of the burst; figures are their median ($BENCH_RUNS)")
-	fs.StringVar(&scenarios, "scenarios", envString("BENCH_SCENARIOS", "burst,scaling,fleet,idle"),
-		"comma-separated scenarios to run: burst, scaling, fleet, idle, and fleet-scale "+
-			"(about 20 minutes, not in the default set) ($BENCH_SCENARIOS)")
+	fs.StringVar(&scenarios, "scenarios", envString("BENCH_SCENARIOS", "burst,scaling,fleet,idle,export"),
+		"comma-separated scenarios to run: burst, scaling, fleet, idle, export (needs $VERSITYGW, as make bench sets), "+
+			"and fleet-scale (about 20 minutes, not in the default set) ($BENCH_SCENARIOS)")
 	fs.StringVar(&c.out, "out", "", "results file (default <checkout>/bench/results.json)")
 	fs.BoolVar(&c.keep, "keep", envBool("BENCH_KEEP"), "keep the state directory with the logs ($BENCH_KEEP)")
 	fs.IntVar(&c.workers, "create-workers", 32, "parallel create calls of the benchmark's own client")
@@ -141,9 +147,15 @@ func (c *config) validate() error {
 	}
 	for s := range c.scenarios {
 		switch s {
-		case scenarioBurst, scenarioScaling, scenarioFleet, scenarioIdle, scenarioFleetScale:
+		case scenarioBurst, scenarioScaling, scenarioFleet, scenarioIdle, scenarioExport, scenarioFleetScale:
 		default:
 			return fmt.Errorf("unknown scenario %q", s)
+		}
+	}
+	// Before the other scenarios run for minutes, not after.
+	if c.scenarios[scenarioExport] {
+		if _, err := localenv.VersityGWBinary(); err != nil {
+			return fmt.Errorf("scenario export: %w", err)
 		}
 	}
 	return nil

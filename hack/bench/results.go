@@ -19,6 +19,7 @@ type results struct {
 	Idle    *idleResult    `json:"idle,omitempty"`
 	// FleetScale is under fleet_scale.
 	FleetScale *fleetScaleResult `json:"fleet_scale,omitempty"`
+	Export     *exportResult     `json:"export,omitempty"`
 
 	burstRuns []runFigures
 }
@@ -52,7 +53,9 @@ func newResults(cfg config) *results {
 		LoadAverageAtStart:          loadAverage(),
 		Notes: "Medians over runs. Status lag: simulator finished_at to a watcher seeing Succeeded=True. " +
 			"Makespan: from the moment every instance has its first DCSBackup to the last Succeeded. " +
-			"Idle: requests per simulated hour, measured with a compressed --restore-poll-interval.",
+			"Idle: requests per simulated hour, measured with a compressed --restore-poll-interval. " +
+			"Export: manager peak RSS during the copy (VmHWM, reset before it) minus its RSS before; throughput is " +
+			"the backup's bytes over the manager's export_duration_seconds, next to a plain GET-to-PutObject copy.",
 	}}
 }
 

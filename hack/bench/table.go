@@ -39,6 +39,7 @@ func printTable(w io.Writer, res *results) {
 		{scalingTitle(res.Scaling), scalingRows(res.Scaling)},
 		{fleetTitle(res.Fleet), fleetRows(res.Fleet)},
 		{idleTitle(res.Idle), idleRows(res.Idle)},
+		{exportTitle(res.Export), exportRows(res.Export)},
 		{fleetScaleTitle(res.FleetScale), fleetScaleRows(res.FleetScale)},
 	}
 	for _, s := range sections {
@@ -230,5 +231,31 @@ func fleetScaleRows(f *fleetScaleResult) []row {
 		{row429s, fmt.Sprint(f.ThrottledResponses), "0", check(f.ThrottledResponses == 0)},
 		{"setup / start-up pass", fmt.Sprintf("%.0fs / %.0fs (%d DCS requests)", f.SetupSeconds, f.StartupSeconds,
 			f.StartupDCSRequests), "", nil},
+	}
+}
+
+func exportTitle(e *exportResult) string {
+	if e == nil {
+		return ""
+	}
+	return fmt.Sprintf("export: one backup of %d MiB (%d file) into a versitygw bucket, %.0f MiB parts, %d in flight",
+		e.BackupBytes>>20, e.Files, e.PartSizeMiB, e.UploadConcurrency)
+}
+
+func exportRows(e *exportResult) []row {
+	if e == nil {
+		return nil
+	}
+	return []row{
+		{"manager RSS growth (peak during the copy - before)", fmt.Sprintf("%.0f MiB (%.0f -> %.0f MiB)", e.RSSGrowthMiB,
+			e.ManagerRSSBefore, e.ManagerPeakRSS), fmt.Sprintf("< %.0f MiB", e.RSSGrowthTarget),
+			check(e.RSSGrowthMiB < e.RSSGrowthTarget)},
+		{"throughput: manager / plain copy", fmt.Sprintf("%.0f MiB/s / %.0f MiB/s = %.2fx", e.ExportMiBPerSecond,
+			e.PlainCopyMiBPerSec, e.ThroughputRatio), fmt.Sprintf(">= %.1fx", e.ThroughputTarget),
+			check(e.ThroughputRatio >= e.ThroughputTarget)},
+		{"copy / until Exported=True seen / plain copy", fmt.Sprintf("%.1fs / %.1fs / %.1fs", e.ExportSeconds,
+			e.ExportWallSeconds, e.PlainCopySeconds), "", nil},
+		{"manager CPU during the export, peak heap", fmt.Sprintf("%.1fs, %.0f MiB", e.ManagerCPUSeconds, e.ManagerPeakHeap), "", nil},
+		{"SHA-256 of the export = DCS's bytes", fmt.Sprint(e.ContentVerified), "true", check(e.ContentVerified)},
 	}
 }

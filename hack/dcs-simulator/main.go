@@ -4,7 +4,7 @@
 //
 //	go run ./hack/dcs-simulator --instances=inst-1,inst-2:single --backup-duration=20s
 //	go run ./hack/dcs-simulator --instances='a:tag.env=prod,b:cluster:shards=6:size=1GiB:tag.env=prod' \
-//	    --import-duration=1m --import-password-check=task --link-expiry=2m
+//	    --import-duration=1m --import-password-check=task --link-expiry=2m --download-rate=8MiB
 //
 // Run it with --help for the flags and the admin endpoints.
 package main
@@ -55,6 +55,7 @@ type config struct {
 	shutdownWait time.Duration
 	backupSize   string
 	pwCheck      string
+	downloadRate string
 }
 
 const usageHeader = `dcs-simulator serves a simulated DCS (Distributed Cache Service) backup API,
@@ -109,6 +110,9 @@ func parseFlags(args []string, stderr io.Writer) (config, error) {
 		"download links expire this long after they are issued when that is sooner than asked; 0: as asked (5 min-24 h)")
 	fs.BoolVar(&c.opts.LinkHEADForbidden, "link-head-forbidden", false,
 		"answer HEAD on a download link 403, as S3 v2 query auth does for a URL signed for GET")
+	fs.StringVar(&c.downloadRate, "download-rate", "",
+		"bytes per second of each download-link GET (bytes, or with KiB, MiB, GiB), like a connection of limited bandwidth; "+
+			"empty: as fast as the client reads")
 	fs.Float64Var(&c.opts.RateLimit, "rate-limit", 0, "requests per second per access key before 429 APIG.0308 (token bucket); 0 disables")
 	fs.IntVar(&c.opts.RateBurst, "rate-burst", 0, "token bucket size for --rate-limit (default ceil(rate-limit))")
 	fs.Float64Var(&c.opts.Faults.ErrorRate, "error-rate", 0, "fraction of requests answered 500 DCS.5000, 502 or 504")
@@ -177,9 +181,19 @@ func (c *config) complete() error {
 		return errors.New("--import-duration must be positive and --link-expiry not negative")
 	}
 	c.opts.Credentials = map[string]simulator.Credential{c.accessKey: {SecretKey: c.secretKey, SecurityToken: c.token}}
+	return c.completeSizes()
+}
+
+// completeSizes reads the instances and the flags that take a size.
+func (c *config) completeSizes() error {
 	insts, err := parseInstances(c.instances)
 	if err != nil {
 		return err
+	}
+	if c.downloadRate != "" {
+		if c.opts.DownloadRate, err = parseSize(c.downloadRate); err != nil {
+			return fmt.Errorf("--download-rate: %w", err)
+		}
 	}
 	var size int64
 	if c.backupSize != "" {
@@ -301,6 +315,7 @@ func run(ctx context.Context, args []string, _, stderr io.Writer, ready func(add
 		"project_id", sim.ProjectID(), "instances", strings.Join(ids, ","),
 		"backup_duration", cfg.opts.BackupDuration, "import_duration", cfg.opts.ImportDuration,
 		"import_password_check", cfg.opts.ImportPasswordCheck, "max_backups", cfg.opts.MaxBackupsPerInstance,
+		"download_rate", cfg.opts.DownloadRate,
 		"admin", "http://"+ln.Addr().String()+simulator.AdminPrefix)
 	if ready != nil {
 		ready(ln.Addr().String())

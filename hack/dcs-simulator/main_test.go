@@ -230,7 +230,7 @@ func TestHelpAndBadFlags(t *testing.T) {
 	for _, want := range []string{"-listen", "-project-id", "-access-key", "-secret-key", "-instances", "-backup-duration",
 		"-restore-duration", "-error-rate", "-throttle-rate", "-latency", "-rate-limit", "-auto-backup-interval",
 		"-import-duration", "-import-password-check", "-link-expiry", "-link-head-forbidden", "-backup-size", "-max-backups",
-		"-import-fail-rate", "shards=N", "tag.KEY=VALUE", "/_obs/",
+		"-import-fail-rate", "-download-rate", "shards=N", "tag.KEY=VALUE", "/_obs/",
 		"/_sim/stats", "/_sim/faults", "/_sim/restores", "/_sim/instances", "/_sim/imports", "/_sim/tags", "/_sim/untag",
 		"/_sim/instances/remove", "/_sim/links/expire", "/_sim/fail-imports", "/_sim/backup-files"} {
 		if !strings.Contains(out.String(), want) {
@@ -243,7 +243,7 @@ func TestHelpAndBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"--nope"}, {"extra"}, {"--error-rate=2"}, {"--instances=a:weird"}, {"--access-key="}, {"--listen=256.0.0.1:x"},
 		{"--import-password-check=never"}, {"--backup-size=big"}, {"--import-duration=0"}, {"--link-expiry=-1s"},
-		{"--import-fail-rate=1.5"},
+		{"--import-fail-rate=1.5"}, {"--download-rate=fast"}, {"--download-rate=0"},
 	} {
 		if err := run(context.Background(), args, &out, &out, nil); err == nil {
 			t.Errorf("%v accepted", args)
@@ -280,5 +280,16 @@ func TestParseSize(t *testing.T) {
 		if _, err := parseSize(bad); err == nil {
 			t.Errorf("parseSize(%q) accepted", bad)
 		}
+	}
+}
+
+func TestDownloadRateFlag(t *testing.T) {
+	var out bytes.Buffer
+	c, err := parseFlags([]string{"--download-rate=8MiB"}, &out)
+	if err != nil || c.opts.DownloadRate != 8<<20 {
+		t.Fatalf("--download-rate=8MiB: %d, %v", c.opts.DownloadRate, err)
+	}
+	if c, err = parseFlags(nil, &out); err != nil || c.opts.DownloadRate != 0 {
+		t.Fatalf("default: %d, %v (want unlimited)", c.opts.DownloadRate, err)
 	}
 }

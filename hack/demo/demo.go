@@ -26,8 +26,12 @@ type demo struct {
 
 	env     *localenv.Env
 	samples *samples
-	goal    goal
-	info    []string
+	// versityGW is the binary of the gateway the sample storages point
+	// at; gw is the gateway, nil without sample storages.
+	versityGW string
+	gw        *localenv.VersityGW
+	goal      goal
+	info      []string
 	// scheduleNotes say how the sample schedules were changed.
 	scheduleNotes []string
 	started       time.Time
@@ -89,6 +93,9 @@ func (d *demo) setUp(ctx context.Context) error {
 	}
 	d.printf("simulator at %s: instances %s, backups take %s", sim.URL,
 		strings.Join(d.samples.instanceIDs, ", "), d.cfg.backupDuration)
+	if err := d.startVersityGW(ctx); err != nil {
+		return err
+	}
 	if err := d.applySamples(ctx, sim); err != nil {
 		return err
 	}
@@ -109,7 +116,7 @@ func (d *demo) samplesPath() string {
 }
 
 // startControlPlaneAndBuild starts the control plane while the manager
-// and simulator build.
+// and simulator build, and versitygw if the samples have a storage.
 func (d *demo) startControlPlaneAndBuild(ctx context.Context) error {
 	d.printf("control plane: kube-apiserver, etcd and kubectl v1.37.1 from hack/controlplane.sh " +
 		"(the first run builds them from source, 6 to 8 minutes; later runs reuse the cache)")
@@ -122,7 +129,32 @@ func (d *demo) startControlPlaneAndBuild(ctx context.Context) error {
 		_, err := d.env.Build(gctx)
 		return err
 	})
+	if len(d.samples.storages) > 0 {
+		g.Go(func() error {
+			var err error
+			d.versityGW, err = localenv.EnsureVersityGW(gctx, d.env.Root, d.out)
+			return err
+		})
+	}
 	return g.Wait()
+}
+
+// startVersityGW starts the S3 gateway the sample storages point at, with
+// their buckets, if there are any.
+func (d *demo) startVersityGW(ctx context.Context) error {
+	if len(d.samples.storages) == 0 {
+		return nil
+	}
+	gw, err := d.env.StartVersityGW(ctx, localenv.VersityGWOptions{
+		Binary: d.versityGW, Region: d.samples.storageRegion(), Buckets: d.samples.buckets(),
+	})
+	if err != nil {
+		return err
+	}
+	d.gw = gw
+	d.printf("versitygw (S3 gateway, files in %s) at %s: bucket %s, region %s", filepath.Join(gw.Dir, "buckets"),
+		gw.URL, strings.Join(d.samples.buckets(), ", "), gw.Region)
+	return nil
 }
 
 // applySamples creates the namespace and the credentials Secrets, then
@@ -138,9 +170,22 @@ func (d *demo) applySamples(ctx context.Context, sim *localenv.Simulator) error 
 		}
 		d.printf("created Secret %s/%s with the simulator's access key pair", d.cfg.namespace, name)
 	}
+	for _, name := range d.samples.storageSecretNames {
+		if err := localenv.CreateCredentialsSecret(ctx, c, d.cfg.namespace, name, d.gw.AccessKey, d.gw.SecretKey); err != nil {
+			return err
+		}
+		d.printf("created Secret %s/%s with versitygw's access key pair", d.cfg.namespace, name)
+	}
 	changes, err := d.samples.pointAt(sim)
 	if err != nil {
 		return err
+	}
+	if d.gw != nil {
+		storageChanges, err := d.samples.pointStoragesAt(d.gw)
+		if err != nil {
+			return err
+		}
+		changes = append(storageChanges, changes...)
 	}
 	if d.cfg.schedule != "" {
 		if d.scheduleNotes, err = d.samples.overrideSchedules(d.cfg.schedule); err != nil {
@@ -173,15 +218,26 @@ func (d *demo) infoLines() []string {
 		lines = append(lines, "run now:     kubectl annotate dcsbackupschedule "+name+
 			" backup.dcs-operator.dev/run-now=$(date +%s) --overwrite")
 	}
-	lines = append(lines, "samples:     "+d.samples.describe()+" in namespace "+d.cfg.namespace+
-		", connections pointed at the simulator")
+	if name := d.samples.firstExport(); name != "" && d.gw != nil {
+		bucket, path := d.samples.exportPath(name, d.cfg.namespace)
+		lines = append(lines, "export:      ls -l "+d.gw.ObjectPath(bucket, path)+
+			"   (where DCSBackup "+name+" is copied: bucket "+bucket+" of versitygw at "+d.gw.URL+")")
+	}
+	pointed, logs, stops := "connections pointed at the simulator", mgr.LogPath()+", "+sim.Process().LogPath(),
+		"the operator, the simulator, kube-apiserver and etcd"
+	if d.gw != nil {
+		pointed += ", storages at versitygw"
+		logs += ", " + d.gw.Process().LogPath()
+		stops = "the operator, the simulator, versitygw, kube-apiserver and etcd"
+	}
+	lines = append(lines, "samples:     "+d.samples.describe()+" in namespace "+d.cfg.namespace+", "+pointed)
 	for _, note := range d.scheduleNotes {
 		lines = append(lines, "             "+note)
 	}
 	return append(lines,
 		"simulator:   "+sim.URL+"   admin: curl "+sim.AdminURL()+"stats  ("+sim.AdminURL()+"backups)",
-		"logs:        "+mgr.LogPath()+", "+sim.Process().LogPath(),
-		"Ctrl-C stops the operator, the simulator, kube-apiserver and etcd.",
+		"logs:        "+logs,
+		"Ctrl-C stops "+stops+".",
 	)
 }
 

@@ -4,16 +4,20 @@ import (
 	"fmt"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/api/meta"
+
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 )
 
 // goal is what --until-succeeded waits for: every sample DCSBackup
-// Succeeded and, with requireChild, a child DCSBackup of every sample
-// schedule.
+// Succeeded, exported if it has spec.export, and, with requireChild, a
+// child DCSBackup of every sample schedule.
 type goal struct {
-	backups      []string
-	schedules    []string
-	restores     []string
+	backups   []string
+	schedules []string
+	restores  []string
+	// exports are the sample DCSBackups with spec.export.
+	exports      []string
 	requireChild bool
 }
 
@@ -29,7 +33,13 @@ type goalStatus struct {
 }
 
 func newGoal(s *samples, requireChild bool) goal {
-	return goal{backups: s.backups, schedules: s.schedules, restores: s.restoreNames(), requireChild: requireChild}
+	g := goal{backups: s.backups, schedules: s.schedules, restores: s.restoreNames(), requireChild: requireChild}
+	for _, name := range s.backups {
+		if s.exports[name] != "" {
+			g.exports = append(g.exports, name)
+		}
+	}
+	return g
 }
 
 // terminalFailures are phases a backup never leaves.
@@ -56,6 +66,7 @@ func (g goal) check(snap snapshot) goalStatus {
 			st.pending = append(st.pending, fmt.Sprintf("DCSBackup %s to succeed (now %s)", name, phaseOf(b)))
 		}
 	}
+	reached = append(reached, g.checkExports(snap, &st)...)
 	reached = append(reached, g.checkRestores(snap, &st)...)
 	if g.requireChild {
 		reached = append(reached, g.checkChildren(snap, &st)...)
@@ -77,6 +88,31 @@ func (g goal) checkChildren(snap snapshot, st *goalStatus) []string {
 			continue
 		}
 		reached = append(reached, fmt.Sprintf("schedule %s created DCSBackup %s", name, children[0].Name))
+	}
+	return reached
+}
+
+// checkExports adds a pending item for every sample export that has not
+// succeeded yet and returns those that did. A backup not yet succeeded is
+// pending already.
+func (g goal) checkExports(snap snapshot, st *goalStatus) []string {
+	var reached []string
+	for _, name := range g.exports {
+		b := snap.backup(name)
+		if b == nil || b.Status.Phase != backupv1alpha1.PhaseSucceeded {
+			continue
+		}
+		e := b.Status.Export
+		switch {
+		case meta.IsStatusConditionTrue(b.Status.Conditions, backupv1alpha1.ConditionExported) && e != nil:
+			reached = append(reached, fmt.Sprintf("DCSBackup %s exported (%s and manifest.json in bucket %s)",
+				name, files(len(e.Objects)), e.Bucket))
+		case e != nil && e.Phase == backupv1alpha1.ExportPhaseFailed:
+			st.failed = fmt.Sprintf("the export of DCSBackup %s failed: %s", name, e.Message)
+		default:
+			st.pending = append(st.pending, fmt.Sprintf("the export of DCSBackup %s to succeed (now %s)", name,
+				exportOf(b)))
+		}
 	}
 	return reached
 }
@@ -108,4 +144,12 @@ func phaseOf(b *backupv1alpha1.DCSBackup) string {
 		return "not yet reconciled"
 	}
 	return string(b.Status.Phase)
+}
+
+// files is "1 file", "2 files".
+func files(n int) string {
+	if n == 1 {
+		return "1 file"
+	}
+	return fmt.Sprintf("%d files", n)
 }

@@ -1,7 +1,8 @@
 // Command demo is `make demo`: a local control plane (kube-apiserver and
-// etcd), the DCS simulator with the instances of config/samples, the
-// operator, and the samples applied against the simulator, with a live
-// table of what happens. Ctrl-C stops every process it started.
+// etcd), the DCS simulator with the instances of config/samples, a
+// versitygw S3 gateway with the bucket of the sample DCSBackupStorage, the
+// operator, and the samples applied against the simulator and the gateway,
+// with a live table of what happens. Ctrl-C stops every process it started.
 //
 //	make demo                                            # until Ctrl-C
 //	make demo DEMO_ARGS="--until-succeeded --for=3m"     # bounded, for tests and CI
@@ -50,8 +51,9 @@ const (
 	exitUsage  = 2
 )
 
-const usageHeader = `demo starts a local control plane, the DCS simulator and the operator, applies
-config/samples against the simulator and shows the backups and schedules live.
+const usageHeader = `demo starts a local control plane, the DCS simulator, versitygw (an S3 gateway)
+and the operator, applies config/samples against the simulator and the gateway and
+shows the backups, their exports and the schedules live.
 Ctrl-C stops everything it started.
 
 Usage: demo [flags]   (make demo DEMO_ARGS="...")
@@ -72,8 +74,8 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.DurationVar(&c.runFor, "for", envDuration("DEMO_DURATION"),
 		"stop after this long (default $DEMO_DURATION; 0: until Ctrl-C)")
 	fs.BoolVar(&c.untilSucceeded, "until-succeeded", false,
-		"exit 0 as soon as every sample DCSBackup is Succeeded and each sample schedule has a child; "+
-			"exit 1 if --for runs out first")
+		"exit 0 as soon as every sample DCSBackup is Succeeded (and exported, with spec.export) and each sample "+
+			"schedule has a child; exit 1 if --for runs out first")
 	fs.BoolVar(&c.requireChild, "require-schedule-child", true,
 		"with --until-succeeded, also wait for a child DCSBackup of each sample schedule")
 	fs.BoolVar(&c.plain, "plain", false, "print a new table when something changes instead of redrawing the screen "+

@@ -22,6 +22,7 @@ type snapshot struct {
 	backups   []backupv1alpha1.DCSBackup
 	schedules []backupv1alpha1.DCSBackupSchedule
 	restores  []backupv1alpha1.DCSRestore
+	storages  []backupv1alpha1.DCSBackupStorage
 	// simulator and operator are one-line summaries.
 	simulator string
 	operator  string
@@ -29,8 +30,8 @@ type snapshot struct {
 	err error
 }
 
-// snapshot reads the backups and schedules of the namespace, the
-// simulator's counters and the operator's resource use.
+// snapshot reads the backups, schedules, restores and storages of the
+// namespace, the simulator's counters and the operator's resource use.
 func (d *demo) snapshot(ctx context.Context) snapshot {
 	ctx, cancel := context.WithTimeout(ctx, snapshotTimeout)
 	defer cancel()
@@ -39,13 +40,18 @@ func (d *demo) snapshot(ctx context.Context) snapshot {
 	var backups backupv1alpha1.DCSBackupList
 	var schedules backupv1alpha1.DCSBackupScheduleList
 	var restores backupv1alpha1.DCSRestoreList
+	var storages backupv1alpha1.DCSBackupStorageList
 	if snap.err = c.List(ctx, &backups, client.InNamespace(d.cfg.namespace)); snap.err == nil {
 		snap.err = c.List(ctx, &schedules, client.InNamespace(d.cfg.namespace))
 	}
 	if snap.err == nil {
 		snap.err = c.List(ctx, &restores, client.InNamespace(d.cfg.namespace))
 	}
+	if snap.err == nil {
+		snap.err = c.List(ctx, &storages, client.InNamespace(d.cfg.namespace))
+	}
 	snap.backups, snap.schedules, snap.restores = backups.Items, schedules.Items, restores.Items
+	snap.storages = storages.Items
 	sortByCreation(snap.backups, func(b backupv1alpha1.DCSBackup) (time.Time, string) {
 		return b.CreationTimestamp.Time, b.Name
 	})

@@ -80,6 +80,7 @@ func render(snap snapshot, status goalStatus, started time.Time) ([]string, stri
 	backups, backupKey := backupTable(snap)
 	schedules, scheduleKey := scheduleTable(snap)
 	restores, restoreKey := restoreTable(snap)
+	storages, storageKey := storageTable(snap)
 	lines := []string{"", fmt.Sprintf("--- %s (operator up %s)", snap.at.Format("15:04:05"),
 		duration.HumanDuration(snap.at.Sub(started)))}
 	lines = append(lines, backups...)
@@ -89,12 +90,16 @@ func render(snap snapshot, status goalStatus, started time.Time) ([]string, stri
 		lines = append(lines, "")
 		lines = append(lines, restores...)
 	}
+	if len(snap.storages) > 0 {
+		lines = append(lines, "")
+		lines = append(lines, storages...)
+	}
 	lines = append(lines, "", "simulator: "+snap.simulator, "operator:  "+snap.operator)
 	if snap.err != nil {
 		lines = append(lines, "error:     "+snap.err.Error())
 	}
 	lines = append(lines, goalLine(status))
-	return lines, backupKey + scheduleKey + restoreKey + goalLine(status)
+	return lines, backupKey + scheduleKey + restoreKey + storageKey + goalLine(status)
 }
 
 func goalLine(st goalStatus) string {
@@ -135,12 +140,12 @@ func (t *table) lines() ([]string, string) {
 }
 
 func backupTable(snap snapshot) ([]string, string) {
-	t := newTable("DCSBACKUP", "PHASE", "PROGRESS", "BACKUP ID", "SUCCEEDED", "SYNCED", "AGE")
+	t := newTable("DCSBACKUP", "PHASE", "PROGRESS", "BACKUP ID", "SUCCEEDED", "SYNCED", "EXPORT", "AGE")
 	for _, b := range snap.backups {
 		t.row([]string{
 			b.Name, dash(string(b.Status.Phase)), dash(b.Status.Progress), dash(b.Status.BackupID),
 			reasonOf(b.Status.Conditions, backupv1alpha1.ConditionSucceeded),
-			condition(b.Status.Conditions, backupv1alpha1.ConditionSynced),
+			condition(b.Status.Conditions, backupv1alpha1.ConditionSynced), exportOf(&b),
 		}, age(b.CreationTimestamp, snap.at))
 	}
 	if len(snap.backups) == 0 {
@@ -177,6 +182,34 @@ func restoreTable(snap snapshot) ([]string, string) {
 		}, age(r.CreationTimestamp, snap.at))
 	}
 	return t.lines()
+}
+
+// storageTable lists the storages: where the exports go.
+func storageTable(snap snapshot) ([]string, string) {
+	t := newTable("DCSBACKUPSTORAGE", "ENDPOINT", "BUCKET", "PREFIX", "READY", "AGE")
+	for _, s := range snap.storages {
+		t.row([]string{
+			s.Name, s.Spec.Endpoint, s.Spec.Bucket, dash(s.Spec.Prefix),
+			condition(s.Status.Conditions, backupv1alpha1.ConditionReady),
+		}, age(s.CreationTimestamp, snap.at))
+	}
+	return t.lines()
+}
+
+// exportOf is the phase of a backup's export with its file count once it
+// succeeded, "-" without spec.export.
+func exportOf(b *backupv1alpha1.DCSBackup) string {
+	e := b.Status.Export
+	switch {
+	case e == nil && b.Spec.Export == nil:
+		return "-"
+	case e == nil || e.Phase == "":
+		return "Pending"
+	case e.Phase == backupv1alpha1.ExportPhaseSucceeded:
+		return fmt.Sprintf("%s (%s)", e.Phase, files(len(e.Objects)))
+	default:
+		return string(e.Phase)
+	}
 }
 
 func dash(s string) string {

@@ -94,12 +94,16 @@ var ErrNoFiles = errors.New("DCS lists no file for the backup")
 // (one at a time; memory stays bounded by the store's upload parts), and
 // writes the manifest last, so that a folder with a manifest is always
 // complete.
-func Run(ctx context.Context, job Job) Result {
+//
+// The result is named so that the deferred Ended reaches the caller, on
+// every return: the controller times the retry backoff and the duration
+// metric from it.
+func Run(ctx context.Context, job Job) (res Result) {
 	c := clock.PassiveClock(clock.RealClock{})
 	if job.Clock != nil {
 		c = job.Clock
 	}
-	res := Result{Started: time.Now()}
+	res = Result{Started: time.Now()}
 	defer func() { res.Ended = time.Now() }()
 	m, adopted, err := adopt(ctx, job)
 	if err != nil || adopted {

@@ -140,6 +140,9 @@ func TestRunCopiesEveryShardAndWritesTheManifestLast(t *testing.T) {
 	if res.Bytes != w.backup.Size || res.Adopted {
 		t.Errorf("result %+v", res)
 	}
+	if res.Started.IsZero() || res.Ended.Before(res.Started) {
+		t.Errorf("run time %s to %s: the duration metric and the retry backoff need both", res.Started, res.Ended)
+	}
 }
 
 func TestRunRenewsExpiredLinks(t *testing.T) {
@@ -222,6 +225,9 @@ func TestRunWritesNoManifestWhenAnUploadFails(t *testing.T) {
 	res := Run(context.Background(), w.job())
 	if objectstore.Classify(res.Err) != objectstore.ClassTransient || res.Manifest != nil {
 		t.Fatalf("result %+v", res)
+	}
+	if res.Ended.IsZero() || res.Ended.Before(res.Started) {
+		t.Errorf("a failed run ended at %s (started %s): the controller backs off from its end", res.Ended, res.Started)
 	}
 	if _, err := w.store.Get(context.Background(), "ns/b/"+ManifestName); !objectstore.IsNotFound(err) {
 		t.Errorf("a manifest was written for an incomplete copy: %v", err)

@@ -29,6 +29,7 @@ const (
 	KindDCSBackup         = "DCSBackup"
 	KindDCSBackupSchedule = "DCSBackupSchedule"
 	KindDCSRestore        = "DCSRestore"
+	KindDCSBackupStorage  = "DCSBackupStorage"
 )
 
 // Field names of the operator's API.

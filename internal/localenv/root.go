@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -63,20 +62,36 @@ func ControlPlaneAssets(ctx context.Context, root string, progress io.Writer) (s
 	if dir := os.Getenv(AssetsEnv); dir != "" {
 		return dir, nil
 	}
+	return runPathScript(ctx, root, "controlplane.sh", progress)
+}
+
+// EnsureVersityGW returns the versitygw binary: $VERSITYGW when set, else
+// what hack/versitygw.sh prints. Like ControlPlaneAssets, the script
+// builds it on its first run and answers from its cache afterwards.
+func EnsureVersityGW(ctx context.Context, root string, progress io.Writer) (string, error) {
+	if os.Getenv(VersityGWEnv) != "" {
+		return VersityGWBinary()
+	}
+	return runPathScript(ctx, root, "versitygw.sh", progress)
+}
+
+// runPathScript runs hack/<script>, which prints a path on stdout and
+// its progress on stderr, and returns the path.
+func runPathScript(ctx context.Context, root, script string, progress io.Writer) (string, error) {
 	if progress == nil {
 		progress = io.Discard
 	}
-	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", "controlplane.sh"))
+	cmd := exec.CommandContext(ctx, filepath.Join(root, "hack", script))
 	cmd.Dir = root
 	var out bytes.Buffer
 	cmd.Stdout = &out
 	cmd.Stderr = progress
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("hack/controlplane.sh: %w", err)
+		return "", fmt.Errorf("hack/%s: %w", script, err)
 	}
-	dir := strings.TrimSpace(out.String())
-	if dir == "" {
-		return "", errors.New("hack/controlplane.sh printed no directory")
+	path := strings.TrimSpace(out.String())
+	if path == "" {
+		return "", fmt.Errorf("hack/%s printed no path", script)
 	}
-	return dir, nil
+	return path, nil
 }

@@ -28,7 +28,8 @@ type SimulatorOptions struct {
 	// Listen is host:port; empty picks a free port on 127.0.0.1.
 	Listen string
 	// Instances are instance ids, each optionally with ":MODE" and/or
-	// ":STATUS" as in the binary's --instances ("a,b:single").
+	// ":STATUS" as in the binary's --instances ("a,b:single"); a process
+	// also takes the binary's other parts (":shards=4:size=96MiB").
 	Instances []string
 	// ProjectID, AccessKey and SecretKey are what clients must use.
 	ProjectID string
@@ -42,6 +43,9 @@ type SimulatorOptions struct {
 	// RateLimit (requests per second per key) and RateBurst: 429s beyond.
 	RateLimit float64
 	RateBurst int
+	// DownloadRate bounds each download-link GET to this many bytes per
+	// second; 0 serves links as fast as the client reads.
+	DownloadRate int64
 	// Faults are the initial random faults (change them with SetFaults).
 	Faults simulator.Faults
 	// Seed makes ids and faults reproducible; 0 is random.
@@ -120,6 +124,7 @@ func StartSimulatorInProcess(opts SimulatorOptions) (*Simulator, error) {
 		AutoBackupInterval: opts.AutoBackupInterval,
 		RateLimit:          opts.RateLimit,
 		RateBurst:          opts.RateBurst,
+		DownloadRate:       opts.DownloadRate,
 		Faults:             opts.Faults,
 		Seed:               opts.Seed,
 	})
@@ -189,6 +194,9 @@ func (o SimulatorOptions) args() []string {
 	}
 	if o.RateBurst > 0 {
 		args = append(args, "--rate-burst="+strconv.Itoa(o.RateBurst))
+	}
+	if o.DownloadRate > 0 {
+		args = append(args, "--download-rate="+strconv.FormatInt(o.DownloadRate, 10))
 	}
 	if o.Seed != 0 {
 		args = append(args, "--seed="+strconv.FormatUint(o.Seed, 10))

@@ -108,6 +108,30 @@ func TestVersityGWBinaryNamesTheWayToBuildIt(t *testing.T) {
 	g.Expect(err).To(MatchError(ContainSubstring("hack/versitygw.sh")))
 }
 
+// TestEnsureVersityGWRunsTheScriptOnlyWithoutTheVariable runs a stand-in
+// hack/versitygw.sh of a fake checkout.
+func TestEnsureVersityGWRunsTheScriptOnlyWithoutTheVariable(t *testing.T) {
+	g := NewWithT(t)
+	ctx := context.Background()
+	root := t.TempDir()
+	g.Expect(os.Mkdir(filepath.Join(root, "hack"), 0o755)).To(Succeed())
+	script := "#!/bin/sh\necho building >&2\necho /cache/versitygw\n"
+	g.Expect(os.WriteFile(filepath.Join(root, "hack", "versitygw.sh"), []byte(script), 0o755)).To(Succeed())
+
+	t.Setenv(VersityGWEnv, "")
+	var progress bytes.Buffer
+	g.Expect(EnsureVersityGW(ctx, root, &progress)).To(Equal("/cache/versitygw"))
+	g.Expect(progress.String()).To(Equal("building\n"))
+
+	bin := filepath.Join(t.TempDir(), "versitygw")
+	g.Expect(os.WriteFile(bin, nil, 0o755)).To(Succeed())
+	t.Setenv(VersityGWEnv, bin)
+	g.Expect(EnsureVersityGW(ctx, root, nil)).To(Equal(bin))
+	t.Setenv(VersityGWEnv, bin+"-missing")
+	_, err := EnsureVersityGW(ctx, root, nil)
+	g.Expect(err).To(MatchError(ContainSubstring("hack/versitygw.sh prints")))
+}
+
 func TestEnvStopsItsVersityGW(t *testing.T) {
 	requireVersityGW(t)
 	g := NewWithT(t)

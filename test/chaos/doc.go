@@ -34,9 +34,16 @@ limitations under the License.
 //   - TestChaos/restart: how soon a restarted manager serves a backup that
 //     holds its instance (its create intent recorded before the crash)
 //     when many finished backups are listed before it.
+//   - TestChaos/exportkill: DCSBackups with spec.export of large cluster
+//     backups, their download links served slowly, copied into a versitygw
+//     bucket; the manager SIGKILLed mid-file and right after a manifest
+//     was written. A manifest must only ever exist for a complete copy; at
+//     the end each backup has one complete export with the bytes DCS
+//     serves, and no multipart upload is left open.
 //
 // The scale comes from CHAOS_SCALE: "reduced" (the default, what `make
 // test` runs, a few minutes) or "full" (`make chaos`). See scale_test.go
 // scaleFromEnv for the knobs that override single numbers. The tests need
-// KUBEBUILDER_ASSETS (set by `make test` and `make chaos`).
+// KUBEBUILDER_ASSETS, and exportkill VERSITYGW (both set by `make test` and
+// `make chaos`).
 package chaos

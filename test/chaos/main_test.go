@@ -168,6 +168,7 @@ func TestChaos(t *testing.T) {
 		{"leader", testLeaderFailover},
 		{"faults", testCloudFaults},
 		{"restart", testRestartServesHolders},
+		{"exportkill", testExportKills},
 	}
 	var wg sync.WaitGroup
 	for _, s := range scenarios {

@@ -44,6 +44,36 @@ type report struct {
 	Runs    []runResult    `json:"runs"`
 	Faults  []faultResult  `json:"faults"`
 	Restart *restartResult `json:"restart,omitempty"`
+	// ExportKills is the export kill run.
+	ExportKills *exportKillResult `json:"exportKills,omitempty"`
+}
+
+// exportKillResult is the outcome of the export kill run.
+type exportKillResult struct {
+	Backups            int     `json:"backups"`
+	Shards             int     `json:"shards"`
+	BackupBytes        int64   `json:"backupBytes"`
+	DownloadRate       int64   `json:"downloadBytesPerSecond"`
+	Kills              int     `json:"kills"`
+	KillsMidFile       int     `json:"killsMidFile"`
+	KillsAfterManifest int     `json:"killsAfterManifest"`
+	KillsWhileCopying  int     `json:"killsWhileCopying"`
+	Attempts           int     `json:"exportAttempts"`
+	Adopted            int     `json:"adopted"`
+	DownloadedBytes    int64   `json:"downloadedBytes"`
+	ExportedBytes      int64   `json:"exportedBytes"`
+	Looks              int     `json:"bucketLooks"`
+	ManifestsHashed    int     `json:"manifestsHashed"`
+	LeftoverUploads    int     `json:"leftoverUploads"`
+	Problems           int     `json:"problems"`
+	ConvergeSeconds    float64 `json:"convergeAfterLastKillSeconds"`
+	ElapsedSeconds     float64 `json:"elapsedSeconds"`
+}
+
+func (r *report) addExportKills(x exportKillResult) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ExportKills = &x
 }
 
 // restartResult is how fast a restarted manager serves a backup that
@@ -150,7 +180,7 @@ func secs(d time.Duration) float64 { return d.Round(100 * time.Millisecond).Seco
 func (r *report) print(w io.Writer) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(r.Runs) == 0 && len(r.Faults) == 0 && r.Restart == nil {
+	if len(r.Runs) == 0 && len(r.Faults) == 0 && r.Restart == nil && r.ExportKills == nil {
 		return
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -184,6 +214,16 @@ func (r *report) print(w io.Writer) {
 		pf("\nrestart: a backup holding its instance was served %.1fs after the manager was ready; %d DCS calls "+
 			"came before its first (bound %d), %d list calls until it was served; %d finished backups over %d instances\n",
 			x.ServedSeconds, x.CallsBeforeHolder, x.Bound, x.Lists, x.Finished, x.Instances)
+	}
+	if x := r.ExportKills; x != nil {
+		pf("\nexportkill: %d backups of %d files x %d MiB, links at %d MiB/s; %d kills (%d mid-file, %d after a manifest, "+
+			"%d leaving exports Copying); %d attempts recorded, %d exports adopted; %.0f MiB downloaded for %.0f MiB "+
+			"exported; %d looks at the bucket, %d manifests hashed; %d uploads left open; %d problems; converged %.1fs "+
+			"after the last kill, %.0fs in all\n",
+			x.Backups, x.Shards, x.BackupBytes/int64(max(x.Shards, 1))>>20, x.DownloadRate>>20, x.Kills, x.KillsMidFile,
+			x.KillsAfterManifest, x.KillsWhileCopying, x.Attempts, x.Adopted, float64(x.DownloadedBytes)/(1<<20),
+			float64(x.ExportedBytes)/(1<<20), x.Looks, x.ManifestsHashed, x.LeftoverUploads, x.Problems, x.ConvergeSeconds,
+			x.ElapsedSeconds)
 	}
 	_ = tw.Flush()
 }

@@ -70,6 +70,18 @@ type scale struct {
 	RestartInstances   int `json:"restartInstances"`
 	RestartPerInstance int `json:"restartFinishedPerInstance"`
 
+	// The export kill run: ExportBackups DCSBackups with spec.export, one
+	// per cluster instance of ExportShards shards whose backups have
+	// ExportBackupBytes (each file above the 16 MiB upload part, so every
+	// file is a multipart upload), their download links served at
+	// ExportDownloadRate bytes per second, and ExportKills SIGKILLs of the
+	// manager while copies run.
+	ExportBackups      int   `json:"exportBackups"`
+	ExportShards       int   `json:"exportShards"`
+	ExportBackupBytes  int64 `json:"exportBackupBytes"`
+	ExportDownloadRate int64 `json:"exportDownloadBytesPerSecond"`
+	ExportKills        int   `json:"exportKills"`
+
 	// BackupDuration is how long a simulated backup runs.
 	BackupDuration time.Duration `json:"backupDuration"`
 	// ApplySpread: the backups are created at random moments within it.
@@ -91,6 +103,7 @@ var presets = map[string]scale{
 		HAInstances: 3, HABackups: 9, HASchedules: 3, HATokens: 1, LeaderKills: 1,
 		FaultWindow: 20 * time.Second, BusyAnswers: 3,
 		RestartInstances: 20, RestartPerInstance: 5,
+		ExportBackups: 6, ExportShards: 2, ExportBackupBytes: 40 << 20, ExportDownloadRate: 10 << 20, ExportKills: 4,
 		BackupDuration: 3 * time.Second, ApplySpread: 15 * time.Second,
 		KillGapMin: 4 * time.Second, KillGapMax: 10 * time.Second, RestartPauseMax: 2 * time.Second,
 		Converge: 3 * time.Minute,
@@ -101,6 +114,7 @@ var presets = map[string]scale{
 		HAInstances: 10, HABackups: 60, HASchedules: 10, HATokens: 2, LeaderKills: 2,
 		FaultWindow: time.Minute, BusyAnswers: 5,
 		RestartInstances: 20, RestartPerInstance: 10,
+		ExportBackups: 12, ExportShards: 3, ExportBackupBytes: 60 << 20, ExportDownloadRate: 10 << 20, ExportKills: 8,
 		BackupDuration: 4 * time.Second, ApplySpread: time.Minute,
 		KillGapMin: 4 * time.Second, KillGapMax: 15 * time.Second, RestartPauseMax: 3 * time.Second,
 		Converge: 10 * time.Minute,
@@ -110,7 +124,8 @@ var presets = map[string]scale{
 // scaleFromEnv returns the preset of CHAOS_SCALE with single numbers
 // overridden by CHAOS_INSTANCES, CHAOS_BACKUPS, CHAOS_SCHEDULES,
 // CHAOS_TOKENS, CHAOS_KILLS, CHAOS_RESTORES, CHAOS_HA_BACKUPS, CHAOS_LEADER_KILLS,
-// CHAOS_FAULT_WINDOW and CHAOS_BACKUP_DURATION.
+// CHAOS_EXPORT_BACKUPS, CHAOS_EXPORT_KILLS, CHAOS_FAULT_WINDOW and
+// CHAOS_BACKUP_DURATION.
 func scaleFromEnv() (scale, error) {
 	name := os.Getenv(envScale)
 	if name == "" {
@@ -124,6 +139,7 @@ func scaleFromEnv() (scale, error) {
 		"CHAOS_INSTANCES": &s.Instances, "CHAOS_BACKUPS": &s.Backups, "CHAOS_SCHEDULES": &s.Schedules,
 		"CHAOS_TOKENS": &s.Tokens, "CHAOS_KILLS": &s.Kills, "CHAOS_HA_BACKUPS": &s.HABackups,
 		"CHAOS_LEADER_KILLS": &s.LeaderKills, "CHAOS_RESTORES": &s.Restores,
+		"CHAOS_EXPORT_BACKUPS": &s.ExportBackups, "CHAOS_EXPORT_KILLS": &s.ExportKills,
 	}
 	for env, p := range ints {
 		if v := os.Getenv(env); v != "" {

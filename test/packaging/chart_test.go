@@ -108,6 +108,8 @@ var _ = Describe("The Helm chart", func() {
 			c := managerContainer(dep.Spec.Template.Spec)
 			Expect(c.Image).To(Equal("ghcr.io/dcs-operator/dcs-backup-operator:" + chartAppVersion()))
 			Expect(c.Args).To(ContainElements("--leader-elect", "--metrics-secure=true",
+				// The manager's own default: two copies hold up to 64 MiB.
+				"--max-concurrent-exports=2",
 				// controller-runtime's defaults, spelt out.
 				"--leader-election-lease-duration=15s", "--leader-election-renew-deadline=10s",
 				"--leader-election-retry-period=2s"))
@@ -176,7 +178,7 @@ var _ = Describe("The Helm chart", func() {
 			c := managerContainer(as[appsv1.Deployment](objs.only("Deployment")).Spec.Template.Spec)
 			Expect(c.Args).To(ContainElements(
 				"--leader-elect", "--metrics-bind-address=:9443", "--restore-poll-interval=30s",
-				"--watch-namespaces=shop,payments", "--max-concurrent-reconciles=8",
+				"--watch-namespaces=shop,payments", "--max-concurrent-reconciles=8", "--max-concurrent-exports=3",
 				"--dcs-requests-per-second=2.5", "--dcs-burst=5", "--dcs-timeout=1m",
 				"--zap-log-level=debug", "--zap-encoder=console", "--zap-time-encoding=iso8601",
 				"--leader-election-lease-duration=30s", "--leader-election-renew-deadline=20s",

@@ -107,6 +107,7 @@ args are the manager's command-line flags, one per line.
 - --watch-namespaces={{ join "," . }}
 {{- end }}
 - --max-concurrent-reconciles={{ int .Values.manager.maxConcurrentReconciles }}
+- --max-concurrent-exports={{ int .Values.manager.maxConcurrentExports }}
 - --dcs-requests-per-second={{ .Values.manager.dcs.requestsPerSecond }}
 - --dcs-burst={{ int .Values.manager.dcs.burst }}
 - --dcs-background-share={{ .Values.manager.dcs.backgroundShare }}

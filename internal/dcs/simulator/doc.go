@@ -104,7 +104,9 @@
 // clock past Expires, or ExpireLinks) answers 403 AccessDenied "Request
 // has expired", a bad signature 403 SignatureDoesNotMatch, a file of a
 // deleted, evicted or expired backup 404 NoSuchKey, all as S3-style XML.
-// Options.LinkExpiry shortens link lifetimes.
+// Options.LinkExpiry shortens link lifetimes; Options.DownloadRate bounds
+// the bytes per second of each download, so that a test can interrupt a
+// client mid-copy.
 //
 // The instance list filters by tags=k=v,... (every pair must match: AND),
 // name (substring, or exact with name_equal=true), status, instance_id (or

@@ -232,8 +232,9 @@ type objectAnswer struct {
 // answers a presigned URL: signature, then expiry, then the object;
 // errors are S3-style XML (403 SignatureDoesNotMatch, 403 AccessDenied
 // "Request has expired", 404 NoSuchKey). The content supports Range
-// (http.ServeContent: 206, Content-Range, suffix ranges) and HEAD. It
-// returns the status for the log.
+// (http.ServeContent: 206, Content-Range, suffix ranges) and HEAD, and is
+// generated as it is sent, never held whole (Options.DownloadRate paces
+// it). It returns the status for the log.
 func (s *Simulator) serveObject(w http.ResponseWriter, r *http.Request, rid string) int {
 	s.mu.Lock()
 	a := s.resolveObject(r)
@@ -247,7 +248,11 @@ func (s *Simulator) serveObject(w http.ResponseWriter, r *http.Request, rid stri
 	cw := &countingWriter{ResponseWriter: w, status: http.StatusOK}
 	cw.Header().Set("Content-Type", "application/octet-stream")
 	cw.Header().Set("ETag", `"`+strconv.FormatUint(a.file.Content().seed, 16)+`"`)
-	http.ServeContent(cw, r, a.file.Name, a.modTime, a.file.Content().Reader())
+	var content io.ReadSeeker = a.file.Content().Reader()
+	if s.downloadRate > 0 {
+		content = newThrottledReader(r.Context(), content, s.downloadRate)
+	}
+	http.ServeContent(cw, r, a.file.Name, a.modTime, content)
 	s.recordDownload(cw.status, "", cw.n)
 	return cw.status
 }

@@ -380,3 +380,33 @@ func BenchmarkDownload(b *testing.B) {
 		}
 	}
 }
+
+// TestDownloadRate: a throttled link serves the same bytes, whole and in
+// ranges, no faster than the rate allows. Only that lower bound is
+// checked: a busy machine may well be slower.
+func TestDownloadRate(t *testing.T) {
+	const rate = 256 << 10
+	e, _, cluster := linksEnv(t, func(o *Options) { o.DownloadRate = rate })
+	want, err := e.sim.BackupFiles(instB, cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := e.links(instB, cluster, time.Hour).Links[0]
+	start := time.Now()
+	e.checkDownload(l.URL, want[0])
+	if took, least := time.Since(start), time.Duration(want[0].Size)*time.Second/rate; took < least {
+		t.Errorf("%d bytes at %d bytes/s took %s, less than %s", want[0].Size, rate, took, least)
+	}
+	start = time.Now()
+	d := get(t, "GET", l.URL, map[string]string{"Range": "bytes=200000-"})
+	body, _ := io.ReadAll(want[0].Content().Reader())
+	if d.status != 206 || !bytes.Equal(d.body, body[200000:]) {
+		t.Fatalf("range: %d, %d bytes", d.status, len(d.body))
+	}
+	if took, least := time.Since(start), time.Duration(len(d.body))*time.Second/rate; took < least {
+		t.Errorf("a range of %d bytes took %s, less than %s", len(d.body), took, least)
+	}
+	if st := e.sim.Stats(); st.DownloadBytes != want[0].Size+int64(len(d.body)) {
+		t.Errorf("download bytes %d", st.DownloadBytes)
+	}
+}

@@ -149,6 +149,11 @@ type Options struct {
 	// URL signed for GET (the method is signed; SPEC.md 15 [I]). By default
 	// HEAD is served.
 	LinkHEADForbidden bool
+	// DownloadRate, if positive, bounds every GET of a download link to
+	// this many bytes per second (real time), like a connection of limited
+	// bandwidth, so that a test can stop a client in the middle of a copy.
+	// By default a link is served as fast as the client reads.
+	DownloadRate int64
 	// RateLimit is a real token bucket per access key, in requests per
 	// second (0 disables it); RateBurst is its size (default
 	// max(1, ceil(RateLimit))). Excess requests get 429 APIG.0308.
@@ -169,21 +174,22 @@ type Options struct {
 // front (signature check, throttling, request ids). It is an http.Handler
 // and is safe for concurrent use.
 type Simulator struct {
-	clock      clock.PassiveClock
-	logger     *slog.Logger
-	projectID  string
-	creds      map[string]Credential
-	backupDur  time.Duration
-	restoreDur time.Duration
-	autoEvery  time.Duration
-	rateLimit  float64
-	rateBurst  int
-	importDur  time.Duration
-	pwCheck    PasswordCheck
-	fileCheck  func(bucket, file string) error
-	maxBackups int
-	linkExpiry time.Duration
-	strictHEAD bool
+	clock        clock.PassiveClock
+	logger       *slog.Logger
+	projectID    string
+	creds        map[string]Credential
+	backupDur    time.Duration
+	restoreDur   time.Duration
+	autoEvery    time.Duration
+	rateLimit    float64
+	rateBurst    int
+	importDur    time.Duration
+	pwCheck      PasswordCheck
+	fileCheck    func(bucket, file string) error
+	maxBackups   int
+	linkExpiry   time.Duration
+	strictHEAD   bool
+	downloadRate int64
 
 	mu           sync.Mutex
 	rng          *rand.Rand
@@ -220,6 +226,7 @@ func New(opts Options) *Simulator {
 		maxBackups:   opts.MaxBackupsPerInstance,
 		linkExpiry:   opts.LinkExpiry,
 		strictHEAD:   opts.LinkHEADForbidden,
+		downloadRate: opts.DownloadRate,
 		instances:    map[string]*instance{},
 		failBackups:  map[string]int{},
 		failRestores: map[string]int{},
