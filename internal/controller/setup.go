@@ -65,7 +65,11 @@ func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 		return err
 	}
 	budgetMetrics.use(coord)
-	stateMetrics.use(mgr.GetCache(), mgr.Elected())
+	states := newStateTable()
+	if err := states.follow(context.Background(), mgr.GetCache()); err != nil {
+		return err
+	}
+	stateMetrics.use(states, mgr.Elected())
 	connector := opts.Connector
 	if connector == nil {
 		connector = &SecretConnector{

@@ -25,8 +25,9 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 )
@@ -64,10 +65,23 @@ func TestStateMetricsComeFromTheResourcesStatus(t *testing.T) {
 			falseCond(backupv1alpha1.ConditionSynced, backupv1alpha1.ReasonThrottled, t1)),
 		schedule,
 	}
-	c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).Build()
+	// A backup that is gone no longer counts; an updated one counts as it
+	// is now.
+	gone := stateBackup("shop", "gone", "i1", backupv1alpha1.PhaseSucceeded, t2.Add(time.Hour))
+	moved := stateBackup("pay", "moved", "i2", backupv1alpha1.PhasePending, time.Time{},
+		falseCond(backupv1alpha1.ConditionSynced, backupv1alpha1.ReasonAPIError, t1))
+	table := newStateTable()
+	for i, o := range append(objs, gone, moved) {
+		o.SetUID(types.UID(strconv.Itoa(i)))
+		table.set(o)
+	}
+	table.remove(toolscache.DeletedFinalStateUnknown{Key: "shop/gone", Obj: gone})
+	now := moved.DeepCopy()
+	now.Status.Conditions = nil
+	table.set(now)
 	col := &stateCollector{}
 	elected := make(chan struct{})
-	col.use(c, elected)
+	col.use(table, elected)
 	if n := testutil.CollectAndCount(col); n != 0 {
 		t.Fatalf("a replica that is not the leader reported %d series, want none", n)
 	}
