@@ -141,6 +141,10 @@ chart-readme: helm-docs ## Generate the chart's README.md from values.yaml (helm
 	@# Every value has a "# --" description: no row of the values table ends in an empty cell.
 	@! grep -nE '^\| .*\|[[:space:]]*\|$$' $(CHART_DIR)/README.md || { echo "values without a '# --' description in $(CHART_DIR)/values.yaml (rows above)" >&2; exit 1; }
 
+.PHONY: argocd-cm
+argocd-cm: ## Generate config/argocd/argocd-cm-patch.yaml (Argo CD health checks and actions) from config/argocd/resource_customizations.
+	go run ./hack/argocd-cm
+
 .PHONY: test-unit
 test-unit: versitygw ## Only the tests that need no control plane (make test runs them with -race; the object-storage tests run versitygw).
 	VERSITYGW="$$(hack/versitygw.sh)" go test $(GO_TEST_FLAGS) $$(go list ./... | grep -v $(PLANE_PKG_PATTERN))
