@@ -501,11 +501,13 @@ var _ = Describe("GitOps health checks (Argo CD Lua, Flux CEL) on live objects",
 	})
 
 	Context("DCSRestore", func() {
-		It("is Progressing while DCS restores, then Healthy", func() {
-			env := newSimEnv(simulator.Options{BackupDuration: time.Second, RestoreDuration: 4 * time.Second})
+		It("is Progressing while DCS restores, also while DCS refuses the credentials, then Healthy", func() {
+			env := newSimEnv(simulator.Options{BackupDuration: time.Second, RestoreDuration: 10 * time.Second})
 			id := env.instance(inst1)
 			b := env.succeededBackup("gitops-source", id)
-			rs := env.restore("gitops-rollback", fromBackup(b.Name))
+			// By its DCS ids, so the restore names the credentials Secret
+			// itself and the operator wakes it when the Secret is fixed.
+			rs := env.restore("gitops-rollback", env.fromSource(id, b.Status.BackupID))
 			Eventually(func(g Gomega) {
 				u := liveObject(g, rs)
 				got := typed[backupv1alpha1.DCSRestore](g, u)
@@ -513,6 +515,17 @@ var _ = Describe("GitOps health checks (Argo CD Lua, Flux CEL) on live objects",
 				expectHealth(g, u, "Progressing", backupv1alpha1.ReasonRestoring+": ")
 				expectUnobserved(g, u)
 			}).WithPolling(50 * time.Millisecond).Should(Succeed())
+
+			// DCS restores anyway: the operator only cannot see it finish.
+			env.setSecretKey("not-the-right-secret-key")
+			Eventually(func(g Gomega) {
+				u := liveObject(g, rs)
+				got := typed[backupv1alpha1.DCSRestore](g, u)
+				g.Expect(got.Status.Phase).To(Equal(backupv1alpha1.RestorePhaseRestoring))
+				g.Expect(restoreCond(got, backupv1alpha1.ConditionSynced).Reason).To(Equal(backupv1alpha1.ReasonUnauthorized))
+				expectHealth(g, u, "Progressing", backupv1alpha1.ReasonRestoring+"; "+backupv1alpha1.ReasonUnauthorized+": ")
+			}).Should(Succeed())
+			env.setSecretKey(simulator.DefaultSecretKey)
 			Eventually(func(g Gomega) {
 				u := liveObject(g, rs)
 				g.Expect(typed[backupv1alpha1.DCSRestore](g, u).Status.Phase).To(Equal(backupv1alpha1.RestorePhaseSucceeded))
