@@ -20,7 +20,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"fmt"
 	"sort"
 	"strings"
@@ -265,19 +264,12 @@ func (p *schedulePass) pruneFleet(ctx context.Context) {
 // fleetChildName is the name of the backup of instanceID for a run: the
 // schedule's name, the run (slot or run-now token) and the instance.
 func fleetChildName(schedule, run, instanceID string) string {
-	return childName(schedule, run+"-"+instanceSuffix(instanceID))
+	return backupv1alpha1.FleetChildName(schedule, run, instanceID)
 }
 
-// instanceSuffix is an instance ID as part of an object name: as it is when
-// it is lower case (DCS instance IDs are UUIDs), else lower-cased with a
-// hash of the original, so that IDs differing in case stay apart.
+// instanceSuffix is an instance ID as part of an object name.
 func instanceSuffix(id string) string {
-	lower := strings.ToLower(id)
-	if lower == id {
-		return id
-	}
-	sum := sha256.Sum256([]byte(id))
-	return lower + "-" + hex.EncodeToString(sum[:])[:6]
+	return backupv1alpha1.InstanceNameSuffix(id)
 }
 
 // fleetOffset is an instance's stable offset within a start window.
@@ -436,8 +428,7 @@ func (p *schedulePass) runNowFleet(ctx context.Context) {
 	if token == "" || token == p.s.Status.LastRunNowToken || p.blocked != "" || p.api == nil {
 		return
 	}
-	sum := sha256.Sum256([]byte(token))
-	run := "run-" + hex.EncodeToString(sum[:])[:10]
+	run := backupv1alpha1.RunNowRun(token)
 	var created []string
 	for _, id := range p.eligible() {
 		name := fleetChildName(p.s.Name, run, id)

@@ -18,8 +18,6 @@ package controller
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
@@ -146,8 +144,7 @@ func (p *schedulePass) runNow(ctx context.Context) {
 
 // runNowName is the child name for a run-now token.
 func runNowName(schedule, token string) string {
-	sum := sha256.Sum256([]byte(token))
-	return childName(schedule, "run-"+hex.EncodeToString(sum[:])[:10])
+	return backupv1alpha1.RunNowChildName(schedule, token)
 }
 
 // runDue makes the run of the latest due slot, or skips it: at most one

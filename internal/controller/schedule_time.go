@@ -222,9 +222,5 @@ func slotName(schedule string, slot time.Time) string {
 // childName joins the schedule name and a suffix, shortening the schedule
 // name so the result stays a valid object name.
 func childName(schedule, suffix string) string {
-	const maxName = 253
-	if limit := maxName - len(suffix) - 1; len(schedule) > limit {
-		schedule = strings.TrimRight(schedule[:limit], "-.")
-	}
-	return schedule + "-" + suffix
+	return backupv1alpha1.ScheduleChildName(schedule, suffix)
 }
