@@ -131,3 +131,11 @@ func TestRestoreBuildsTheDCSRestore(t *testing.T) {
 	_, err = runFake(c, "restore", "orders-202611301000", "-n", "shop", "--yes", "--wait=false", "--name", "to-staging")
 	g.Expect(err).To(MatchError(ContainSubstring(`DCSRestore "to-staging" already exists in namespace "shop"`)))
 }
+
+func TestVersion(t *testing.T) {
+	g := NewWithT(t)
+	out, err := runFake(fakeClient(g), "version")
+	g.Expect(err).NotTo(HaveOccurred())
+	// An unstamped build (go test) reports the defaults of internal/version.
+	g.Expect(out).To(MatchRegexp(`^kubectl-dcs dev \(commit unknown, unknown, go\S+\)\n$`))
+}

@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
+	"github.com/dcs-operator/dcs-backup-operator/internal/version"
 )
 
 // NewCommand returns the kubectl dcs command with its subcommands and the
@@ -80,8 +81,22 @@ DCSBackupSchedules, DCSBackups and DCSRestores; the operator talks to DCS.`,
 	cmd.SetIn(o.streams.In)
 	cmd.SetOut(o.streams.Out)
 	cmd.SetErr(o.streams.ErrOut)
-	cmd.AddCommand(o.statusCommand(), o.backupCommand(), o.restoreCommand())
+	cmd.AddCommand(o.statusCommand(), o.backupCommand(), o.restoreCommand(), o.versionCommand())
 	return cmd
+}
+
+// versionCommand prints the plugin's build, stamped in by the linker like
+// the manager's (make build-plugin, the release archives).
+func (o *options) versionCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print the plugin's version, commit and build date",
+		Args:  cobra.NoArgs,
+		Run: func(*cobra.Command, []string) {
+			i := version.Get()
+			o.printf("kubectl-dcs %s (commit %s, %s, %s)\n", i.Version, i.Commit, i.Date, i.GoVersion)
+		},
+	}
 }
 
 // clientFromFlags makes a client of the cluster the kubectl flags name.

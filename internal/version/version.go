@@ -14,11 +14,13 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-// Package version holds what the manager binary knows about its own build:
-// the release version, the source commit and the build date, stamped in by
-// the linker (make build, the Dockerfile), and the Go version it was built
-// with. It exports them as the dcs_backup_operator_build_info metric, so a
-// dashboard or an alert can tell which build runs where.
+// Package version holds what the manager binary (and the kubectl-dcs
+// plugin, whose version command prints it) knows about its own build: the
+// release version, the source commit and the build date, stamped in by the
+// linker (make build, make build-plugin, the Dockerfile), and the Go
+// version it was built with. The manager exports them as the
+// dcs_backup_operator_build_info metric, so a dashboard or an alert can
+// tell which build runs where.
 package version
 
 import (
