@@ -213,8 +213,8 @@ func (bo *backupOptions) waitRunStarted(ctx context.Context, c client.WithWatch,
 			c.Status != metav1.ConditionTrue {
 			msg += " (Ready: " + c.Reason + ": " + c.Message + ")"
 		}
-		return msg + "; is the operator running?"
-	})
+		return msg
+	}, "is the operator running? The annotation stays set: the run starts when the operator gets to it")
 }
 
 // runChildren are the DCSBackups the operator made for a run-now token:

@@ -18,7 +18,9 @@ package plugin
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -138,4 +140,24 @@ func TestVersion(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	// An unstamped build (go test) reports the defaults of internal/version.
 	g.Expect(out).To(MatchRegexp(`^kubectl-dcs dev \(commit unknown, unknown, go\S+\)\n$`))
+}
+
+func TestTimedOutSaysWhatWasAwaited(t *testing.T) {
+	g := NewWithT(t)
+	what := func() string { return "dcsbackup/b (InProgress 40%)" }
+	cond := errors.New("DCSBackup shop/b was deleted")
+
+	g.Expect(timedOut(context.Background(), nil, time.Minute, what, goesOn)).To(Succeed())
+	g.Expect(timedOut(context.Background(), cond, time.Minute, what, goesOn)).To(BeIdenticalTo(cond),
+		"an error of the wait itself passes unchanged")
+
+	expired, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	g.Expect(timedOut(expired, errors.New("interrupted"), 90*time.Second, what, goesOn)).To(MatchError(
+		"timed out after 1m30s waiting for dcsbackup/b (InProgress 40%); the operator goes on with it"))
+
+	stopped, stop := context.WithCancel(context.Background())
+	stop()
+	g.Expect(timedOut(stopped, errors.New("interrupted"), 0, what, goesOn)).To(MatchError(
+		"stopped waiting for dcsbackup/b (InProgress 40%); the operator goes on with it"))
 }

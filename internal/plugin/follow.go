@@ -86,9 +86,14 @@ func until[T any, PT interface {
 	return err
 }
 
-// timedOut turns the end of the wait's deadline into a message that says
-// what was waited for; errors of the condition pass unchanged.
-func timedOut(ctx context.Context, err error, timeout time.Duration, what func() string) error {
+// goesOn is what happens to a backup or restore the plugin stops
+// following.
+const goesOn = "the operator goes on with it"
+
+// timedOut turns the end of the wait's deadline (or Ctrl-C) into a message
+// that says what was waited for and what happens now (hint); errors of the
+// condition pass unchanged.
+func timedOut(ctx context.Context, err error, timeout time.Duration, what func() string, hint string) error {
 	if err == nil {
 		return nil
 	}
@@ -98,9 +103,9 @@ func timedOut(ctx context.Context, err error, timeout time.Duration, what func()
 		return err
 	}
 	if errors.Is(ctx.Err(), context.Canceled) {
-		return fmt.Errorf("stopped waiting for %s; the operator goes on with it", what())
+		return fmt.Errorf("stopped waiting for %s; %s", what(), hint)
 	}
-	return fmt.Errorf("timed out after %s waiting for %s; the operator goes on with it", timeout, what())
+	return fmt.Errorf("timed out after %s waiting for %s; %s", timeout, what(), hint)
 }
 
 // progressPrinter writes a line each time what it is shown changes, with
@@ -187,7 +192,7 @@ func (o *options) followBackups(ctx context.Context, c client.WithWatch, ns stri
 			}
 		}
 		return join(open)
-	})
+	}, goesOn)
 	if err != nil {
 		return err
 	}

@@ -259,7 +259,7 @@ func (ro *restoreOptions) follow(ctx context.Context, c client.WithWatch, r *bac
 			state = restoreState(last)
 		}
 		return fmt.Sprintf("dcsrestore/%s (%s)", r.Name, state)
-	})
+	}, goesOn)
 	if err != nil {
 		return err
 	}
