@@ -161,6 +161,10 @@ test-race: envtest versitygw helm kustomize ## Every test, envtest suites includ
 build: manifests generate fmt vet ## Build the manager binary into bin/manager.
 	go build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/manager .
 
+.PHONY: build-plugin
+build-plugin: ## Build the kubectl plugin into bin/kubectl-dcs (bin/ on the PATH: kubectl dcs), version stamped like the manager's.
+	go build -ldflags "$(VERSION_LDFLAGS)" -o $(LOCALBIN)/kubectl-dcs ./cmd/kubectl-dcs
+
 .PHONY: run
 run: manifests generate fmt vet ## Run the manager from your host against the cluster in ~/.kube/config.
 	go run -ldflags "$(VERSION_LDFLAGS)" . --insecure-endpoints=$(or $(INSECURE_ENDPOINTS),false)
@@ -207,6 +211,15 @@ build-installer: manifests generate kustomize ## Write dist/install.yaml for IMG
 # OCI repository the chart is pushed to: helm install dcs-backup-operator $(CHART_REPO)/dcs-backup-operator
 CHART_REPO ?= oci://ghcr.io/dcs-operator/charts
 CHART_REGISTRY = $(firstword $(subst /, ,$(patsubst oci://%,%,$(CHART_REPO))))
+
+# Platforms of the kubectl-dcs release archives; plugins/krew/dcs.yaml names
+# the same (a test of hack/krew-manifest keeps them equal).
+PLUGIN_PLATFORMS ?= linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+
+.PHONY: plugin-dist
+plugin-dist: ## Build the kubectl-dcs archives of PLUGIN_PLATFORMS and the krew manifest for them (dist/dcs.yaml).
+	VERSION=$(VERSION) LDFLAGS="$(VERSION_LDFLAGS)" hack/plugin-dist.sh dist $(PLUGIN_PLATFORMS)
+	go run ./hack/krew-manifest -version $(VERSION) -dist dist -out dist/dcs.yaml plugins/krew/dcs.yaml
 
 .PHONY: chart-package
 chart-package: helm ## Package the Helm chart into dist/dcs-backup-operator-VERSION.tgz.
