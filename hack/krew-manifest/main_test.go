@@ -182,3 +182,19 @@ func TestRunWritesTheManifest(t *testing.T) {
 	g.Expect(run([]string{"-version", version, "-dist", t.TempDir(), templatePath}, &stdout, &stderr)).To(Equal(1))
 	g.Expect(stderr.String()).To(HavePrefix("krew-manifest: "))
 }
+
+// The release workflow builds what the manifest names and attaches both to
+// the GitHub release, where the manifest's uris point.
+func TestTheReleaseWorkflowPublishesTheManifestAndItsArchives(t *testing.T) {
+	g := NewWithT(t)
+	data, err := os.ReadFile("../../.github/workflows/release.yaml")
+	g.Expect(err).NotTo(HaveOccurred())
+	workflow := string(data)
+	g.Expect(workflow).To(ContainSubstring("make plugin-dist "))
+	g.Expect(workflow).To(MatchRegexp(`gh release create [^\n]*\\\n(\s+[^\n]*\\\n)*\s+dist/dcs.yaml dist/kubectl-dcs_v"\$\{VERSION\}"_\*\.tar\.gz `),
+		"the manifest and every archive are release assets")
+	tmpl, err := os.ReadFile(templatePath)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(string(tmpl)).To(ContainSubstring("uri: 'https://github.com/dcs-operator/dcs-backup-operator/releases/download/v{{ .Version }}/"),
+		"the assets of the release of the tag vVERSION")
+}
