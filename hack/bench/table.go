@@ -217,7 +217,8 @@ func fleetScaleRows(f *fleetScaleResult) []row {
 	}
 	return []row{
 		{"idle DCS requests per second / share of the budget", fmt.Sprintf("%.2f / %.0f%% (over %.0fs)",
-			f.IdleRequestsPerSecond, 100*f.IdleBudgetShare, f.IdleWindowSeconds), "<= 25%", check(f.IdleBudgetShare <= 0.25)},
+			f.IdleRequestsPerSecond, 100*f.IdleBudgetShare, f.IdleWindowSeconds), "<= 25% + burst",
+			check(f.IdleBudgetShare <= f.IdleBudgetShareTarget+f.IdleBurstShare)},
 		{"  read interval of an idle instance", fmt.Sprintf("%.0fs", f.ObservationIntervalSeconds), "", nil},
 		{"idle manager CPU", fmt.Sprintf("%.2f%% of a core", 100*f.IdleCPUCoreFraction), "< 5%", check(f.IdleCPUCoreFraction < 0.05)},
 		{"idle reconciles per hour", fmt.Sprintf("%.0f", f.IdleReconcilesPerHour), "", nil},
