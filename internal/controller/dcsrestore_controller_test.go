@@ -373,8 +373,11 @@ var _ = Describe("DCSRestore validation at admission", func() {
 	It("refuses any change of the spec: a restore runs at most once", func() {
 		rs := valid()
 		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		// A merge patch carries no resourceVersion: the controller's own
+		// writes in between cannot turn the answer into a conflict.
+		orig := rs.DeepCopy()
 		rs.Spec.PreRestoreBackup = true
-		err := k8sClient.Update(ctx, rs)
+		err := k8sClient.Patch(ctx, rs, client.MergeFrom(orig))
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
 		Expect(err.Error()).To(ContainSubstring("spec is immutable"))
 	})
