@@ -57,16 +57,25 @@ func (c *Coordinator) InvalidateRecords(key Key) {
 func shared[T any](ctx context.Context, c *Coordinator, key Key, name string, maxAge time.Duration,
 	list Lister[T], entryOf func(*instanceState) *listEntry[T]) ([]T, time.Time, error) {
 	now := c.clock.Now()
-	var e listEntry[T]
-	c.mu.Lock()
-	if st, ok := c.instances[key]; ok {
-		e = *entryOf(st)
+	cached := func() (listEntry[T], bool) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if st, ok := c.instances[key]; ok {
+			if e := *entryOf(st); e.valid && now.Sub(e.at) < maxAge {
+				return e, true
+			}
+		}
+		return listEntry[T]{}, false
 	}
-	c.mu.Unlock()
-	if e.valid && now.Sub(e.at) < maxAge {
+	if e, ok := cached(); ok {
 		return e.items, e.at, nil
 	}
 	v, err, _ := c.lists.Do(name+"/"+key.String(), func() (any, error) {
+		// A call that ended between the look above and this one left a
+		// result fresh enough: use it rather than call again.
+		if e, ok := cached(); ok {
+			return e, nil
+		}
 		items, err := list(ctx)
 		if err != nil {
 			return nil, err

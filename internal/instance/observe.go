@@ -294,7 +294,7 @@ func (c *Coordinator) NeedLeaderElection() bool { return true }
 func (c *Coordinator) Start(ctx context.Context) error {
 	sem := make(chan struct{}, c.observe.Workers)
 	for {
-		due, wait := c.dueReads()
+		due, next := c.dueReads()
 		for _, key := range due {
 			select {
 			case sem <- struct{}{}:
@@ -306,7 +306,10 @@ func (c *Coordinator) Start(ctx context.Context) error {
 				c.read(ctx, key)
 			}()
 		}
-		timer := c.clock.NewTimer(wait)
+		// The sleep is timed from now, not from when dueReads looked at
+		// the clock: a clock that moved in between must not push the
+		// next read later.
+		timer := c.clock.NewTimer(next.Sub(c.clock.Now()))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
@@ -323,8 +326,8 @@ func (c *Coordinator) Start(ctx context.Context) error {
 const maxLoopWait = 10 * time.Second
 
 // dueReads returns the instances whose read is due (marking them as being
-// read) and how long until the next one.
-func (c *Coordinator) dueReads() ([]Key, time.Duration) {
+// read) and when the next one is.
+func (c *Coordinator) dueReads() ([]Key, time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.clock.Now()
@@ -342,7 +345,7 @@ func (c *Coordinator) dueReads() ([]Key, time.Duration) {
 		}
 		wait = min(wait, obs.nextRead.Sub(now))
 	}
-	return due, wait
+	return due, now.Add(wait)
 }
 
 // read reads one instance's restores (and, when due, its backup records)

@@ -142,14 +142,18 @@ func (o *observed) readAfter(t *testing.T, d time.Duration) string {
 	t.Helper()
 	waitFor(t, func() bool { return o.idle(inst) })
 	deadline := time.After(10 * time.Second)
+	o.clock.Step(d)
 	for {
-		// The loop may not sleep on its timer yet: step until it reads.
-		o.clock.Step(d)
-		d = 0
 		select {
 		case r := <-o.api.reads:
 			return r
 		case <-time.After(20 * time.Millisecond):
+			// The loop may have set its timer from the clock before the
+			// step: have it look at the clock again, as its bounded sleep
+			// (maxLoopWait) makes it do with a real clock. Nothing moves
+			// the clock further, so a read comes only if it is due.
+			o.clock.Step(0)
+			o.c.kick()
 		case <-deadline:
 			t.Fatal("no read")
 		}
