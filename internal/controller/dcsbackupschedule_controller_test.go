@@ -203,11 +203,13 @@ var _ = Describe("DCSBackupSchedule", func() {
 		func(deadline int64, wantCatchUp bool) {
 			env := newSimEnv(simulator.Options{BackupDuration: time.Second})
 			id := env.instance(inst1)
-			jump(utc("2027-01-01T00:59:00Z"))
+			// The clock is set before the schedule exists: its first pass,
+			// whenever it comes, sees the 01:00 slot as the latest (its
+			// creation time is the API server's, far before the test's clock).
+			jump(utc("2027-01-01T01:00:05Z"))
 			s := env.schedule("hourly", id, "0 * * * *", func(s *backupv1alpha1.DCSBackupSchedule) {
 				s.Spec.StartingDeadlineSeconds = ptr.To(deadline)
 			})
-			jump(utc("2027-01-01T01:00:05Z"))
 			poke(s)
 			Eventually(func(g Gomega) []string { return childNames(g, s) }).Should(ConsistOf("hourly-202701010100"))
 			waitChildrenDone(s, 1)
