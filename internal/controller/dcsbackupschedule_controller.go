@@ -98,6 +98,11 @@ type schedulePass struct {
 	// failed is set when a step of the pass failed; the failure count that
 	// drives the pass's backoff is reset only by a pass without failures.
 	failed bool
+	// unproven is set when the pass skipped the DCS call that has been
+	// failing (a fleet's instance list read from status): it neither
+	// failed nor showed that DCS answers again, so the failures in a row
+	// go on.
+	unproven bool
 	// retry is the backoff a failed step asks for (0: none).
 	retry time.Duration
 }
@@ -171,7 +176,7 @@ func (p *schedulePass) commit(ctx context.Context, requeue time.Duration) (ctrl.
 	if ok, res, err := writeStatus(ctx, p.r.deps.Client, p.orig, p.s, &p.orig.Status, &p.s.Status); !ok {
 		return res, err
 	}
-	if !p.failed {
+	if !p.failed && !p.unproven {
 		p.coord().Succeeded(p.obj)
 	}
 	p.out.flush(p.r.deps.Recorder, p.s, "Schedule")

@@ -83,6 +83,7 @@ func (p *schedulePass) listFleet(ctx context.Context) {
 	}
 	p.api = api
 	if !p.fleetListDue() {
+		p.unproven = !p.coord().FailingSince(p.obj).IsZero()
 		return
 	}
 	insts, err := api.ListInstances(ctx, dcs.ListInstancesOptions{Tags: s.Spec.InstanceSelector.Tags})
