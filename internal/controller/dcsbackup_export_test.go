@@ -369,7 +369,14 @@ var _ = Describe("Exports", func() {
 	It("waits with BackupNotFound for an export folder without a manifest", func() {
 		env := newSimEnv(simulator.Options{})
 		env.instance(inst1)
-		env.newBucket("")
+		bucket := env.newBucket("")
+		// The storage exists and works before the restore comes, as a user
+		// would have it: the restore's answer is about the path alone.
+		Eventually(func(g Gomega) {
+			st := &backupv1alpha1.DCSBackupStorage{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: env.ns, Name: bucket.storage}, st)).To(Succeed())
+			g.Expect(meta.IsStatusConditionTrue(st.Status.Conditions, backupv1alpha1.ConditionReady)).To(BeTrue())
+		}).Should(Succeed())
 		rs := &backupv1alpha1.DCSRestore{
 			ObjectMeta: metav1.ObjectMeta{Name: "nothing-there", Namespace: env.ns},
 			Spec: backupv1alpha1.DCSRestoreSpec{Source: &backupv1alpha1.RestoreSource{
