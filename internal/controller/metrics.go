@@ -132,10 +132,11 @@ var (
 			"background reads may use (class background).", []string{"class"}, nil)
 	observedDesc = prometheus.NewDesc("dcs_backup_operator_observed_instances",
 		"DCS instances whose lists the operator reads in the background, by state: active (a backup or restore "+
-			"in the last hour, read every --restore-poll-interval) or idle.", []string{"project", "state"}, nil)
+			"in the last hour, read every --restore-poll-interval) or idle, per DCS endpoint and project.",
+		[]string{"endpoint", "project", "state"}, nil)
 	observationIntervalDesc = prometheus.NewDesc("dcs_backup_operator_observation_interval_seconds",
-		"The current interval between two background reads of an idle instance's restores, per project.",
-		[]string{"project"}, nil)
+		"The current interval between two background reads of an idle instance's restores, per DCS endpoint and project.",
+		[]string{"endpoint", "project"}, nil)
 )
 
 func (b *budgetCollector) use(c *instance.Coordinator) { b.coord.Store(c) }
@@ -167,9 +168,9 @@ func (b *budgetCollector) Collect(ch chan<- prometheus.Metric) {
 			dcs.Background.String())
 	}
 	for _, g := range c.Observed() {
-		ch <- prometheus.MustNewConstMetric(observedDesc, prometheus.GaugeValue, float64(g.Active), g.Project, "active")
-		ch <- prometheus.MustNewConstMetric(observedDesc, prometheus.GaugeValue, float64(g.Idle), g.Project, "idle")
-		ch <- prometheus.MustNewConstMetric(observationIntervalDesc, prometheus.GaugeValue, g.IdleInterval.Seconds(), g.Project)
+		ch <- prometheus.MustNewConstMetric(observedDesc, prometheus.GaugeValue, float64(g.Active), g.Endpoint, g.Project, "active")
+		ch <- prometheus.MustNewConstMetric(observedDesc, prometheus.GaugeValue, float64(g.Idle), g.Endpoint, g.Project, "idle")
+		ch <- prometheus.MustNewConstMetric(observationIntervalDesc, prometheus.GaugeValue, g.IdleInterval.Seconds(), g.Endpoint, g.Project)
 	}
 }
 

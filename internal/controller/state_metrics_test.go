@@ -23,13 +23,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
+	clocktesting "k8s.io/utils/clock/testing"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
+	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
+	"github.com/dcs-operator/dcs-backup-operator/internal/instance"
 )
 
 func stateBackup(ns, name, instanceID string, phase backupv1alpha1.BackupPhase, done time.Time, conds ...metav1.Condition) *backupv1alpha1.DCSBackup {
@@ -129,6 +133,34 @@ func TestMetricNamesOfPromQL(t *testing.T) {
 	} {
 		if got := metricNames(expr); !slices.Equal(got, want) {
 			t.Errorf("metricNames(%s) = %v, want %v", expr, got, want)
+		}
+	}
+}
+
+// Two DCS endpoints (regions) can hold projects with the same ID: the
+// budget collector reports them as separate series, not as one series
+// twice (which makes the whole scrape fail).
+func TestBudgetMetricsSeparateEndpointsWithTheSameProject(t *testing.T) {
+	coord := instance.New(instance.Options{Clock: clocktesting.NewFakeClock(time.Now()),
+		Budget:  dcs.NewLimiter(10, 20).WithBackgroundShare(0.25),
+		Observe: instance.ObserveOptions{Interval: time.Minute}})
+	for _, endpoint := range []string{"https://dcs.eu-de.example", "https://dcs.eu-nl.example"} {
+		key := instance.Key{Endpoint: endpoint, Project: "p1", ID: "i1"}
+		obj := instance.Object{Kind: "DCSBackup", NamespacedName: types.NamespacedName{Namespace: "shop", Name: endpoint}}
+		coord.Track(obj, types.UID(endpoint), key)
+		coord.Watch(instance.Watch{Object: obj, UID: types.UID(endpoint), Key: key})
+	}
+	col := &budgetCollector{}
+	col.use(coord)
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(col)
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("gather: %v", err)
+	}
+	for _, f := range families {
+		if f.GetName() == "dcs_backup_operator_observation_interval_seconds" && len(f.GetMetric()) != 2 {
+			t.Errorf("%s has %d series, want one per endpoint", f.GetName(), len(f.GetMetric()))
 		}
 	}
 }
