@@ -22,16 +22,13 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 	"github.com/dcs-operator/dcs-backup-operator/internal/dcs"
@@ -109,23 +106,15 @@ type SecretConnector struct {
 	// Observe is called after every DCS call, for metrics.
 	Observe func(operation string, err error)
 
-	mu      sync.Mutex
-	clients map[clientKey]cachedClient
+	clients secretBuilt[clientKey, dcs.API]
 }
 
-// clientKey identifies a client: one Secret may serve several endpoints or
-// projects, each with its own client.
+// clientKey identifies a client of a Secret: one Secret may serve several
+// endpoints or projects, each with its own client.
 type clientKey struct {
-	secret     types.NamespacedName
 	endpoint   string
 	projectID  string
 	apiVersion backupv1alpha1.APIVersion
-}
-
-// cachedClient is a client and the Secret version it was built from.
-type cachedClient struct {
-	resourceVersion string
-	api             dcs.API
 }
 
 // Connect implements Connector.
@@ -134,26 +123,14 @@ func (c *SecretConnector) Connect(ctx context.Context, namespace string, conn ba
 	if err != nil {
 		return nil, err
 	}
-	secretKey := types.NamespacedName{Namespace: namespace, Name: conn.CredentialsSecretRef.Name}
-	key := clientKey{secret: secretKey, endpoint: endpoint, projectID: conn.ProjectID, apiVersion: conn.APIVersion}
-	meta := &metav1.PartialObjectMetadata{}
-	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	if err := c.Metadata.Get(ctx, secretKey, meta); err != nil {
-		if apierrors.IsNotFound(err) {
-			c.Forget(secretKey)
-		}
-		return nil, secretError(secretKey, err)
-	}
-	if cached, ok := c.lookup(key, meta.ResourceVersion); ok {
-		return cached, nil
-	}
-	// client-go logs response bodies at V(8) through the context's logger:
-	// the Secret's data must not reach the log at any verbosity.
-	quiet := log.IntoContext(ctx, log.FromContext(ctx).WithSink(log.NullLogSink{}))
-	secret := &corev1.Secret{}
-	if err := c.APIReader.Get(quiet, secretKey, secret); err != nil {
-		return nil, secretError(secretKey, err)
-	}
+	secret := types.NamespacedName{Namespace: namespace, Name: conn.CredentialsSecretRef.Name}
+	key := clientKey{endpoint: endpoint, projectID: conn.ProjectID, apiVersion: conn.APIVersion}
+	return c.clients.get(ctx, c.Metadata, c.APIReader, secret, key,
+		func(s *corev1.Secret) (dcs.API, error) { return c.build(s, endpoint, conn) }, secretError)
+}
+
+// build makes the client of a connection from its Secret's data.
+func (c *SecretConnector) build(secret *corev1.Secret, endpoint string, conn backupv1alpha1.Connection) (dcs.API, error) {
 	creds, err := credentialsFrom(secret)
 	if err != nil {
 		return nil, err
@@ -172,44 +149,15 @@ func (c *SecretConnector) Connect(ctx context.Context, namespace string, conn ba
 	if err != nil {
 		return nil, &ConnectError{Reason: backupv1alpha1.ReasonInvalidEndpoint, Message: err.Error()}
 	}
-	var api dcs.API = cl
 	if c.Observe != nil {
-		api = &observedAPI{api: cl, observe: c.Observe}
+		return &observedAPI{api: cl, observe: c.Observe}, nil
 	}
-	c.store(key, cachedClient{resourceVersion: secret.ResourceVersion, api: api})
-	return api, nil
-}
-
-func (c *SecretConnector) lookup(key clientKey, rv string) (dcs.API, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cc, ok := c.clients[key]
-	if !ok || cc.resourceVersion != rv {
-		return nil, false
-	}
-	return cc.api, true
-}
-
-func (c *SecretConnector) store(key clientKey, cc cachedClient) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.clients == nil {
-		c.clients = map[clientKey]cachedClient{}
-	}
-	c.clients[key] = cc
+	return cl, nil
 }
 
 // Forget drops the clients of a Secret that was deleted, so its credentials
 // leave memory.
-func (c *SecretConnector) Forget(secret types.NamespacedName) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k := range c.clients {
-		if k.secret == secret {
-			delete(c.clients, k)
-		}
-	}
-}
+func (c *SecretConnector) Forget(secret types.NamespacedName) { c.clients.forget(secret) }
 
 func dcsAPIVersion(v backupv1alpha1.APIVersion) dcs.APIVersion {
 	if v == backupv1alpha1.APIVersionV1 {

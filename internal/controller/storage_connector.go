@@ -21,15 +21,12 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 	"github.com/dcs-operator/dcs-backup-operator/internal/objectstore"
@@ -56,22 +53,11 @@ type SecretStorageConnector struct {
 	// Timeout of each request to the store; 0 means the store's default.
 	Timeout time.Duration
 
-	mu      sync.Mutex
-	clients map[storageKey]cachedStore
+	clients secretBuilt[backupv1alpha1.DCSBackupStorageSpec, objectstore.Store]
 }
 
-// storageKey identifies a client: one Secret may serve several buckets.
-type storageKey struct {
-	secret types.NamespacedName
-	spec   backupv1alpha1.DCSBackupStorageSpec
-}
-
-type cachedStore struct {
-	resourceVersion string
-	store           objectstore.Store
-}
-
-// Connect implements StorageConnector.
+// Connect implements StorageConnector. One Secret may serve several
+// buckets: a client is cached per Secret version and storage spec.
 func (c *SecretStorageConnector) Connect(ctx context.Context, namespace string,
 	spec backupv1alpha1.DCSBackupStorageSpec) (objectstore.Store, error) {
 	if strings.HasPrefix(spec.Endpoint, "http://") && !c.AllowInsecure {
@@ -79,25 +65,13 @@ func (c *SecretStorageConnector) Connect(ctx context.Context, namespace string,
 			Message: fmt.Sprintf("spec.endpoint %q uses plain http, which would send signed requests and the backups "+
 				"unencrypted; use https (the operator allows http only with --insecure-endpoints)", spec.Endpoint)}
 	}
-	secretKey := types.NamespacedName{Namespace: namespace, Name: spec.CredentialsSecretRef.Name}
-	key := storageKey{secret: secretKey, spec: spec}
-	meta := &metav1.PartialObjectMetadata{}
-	meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
-	if err := c.Metadata.Get(ctx, secretKey, meta); err != nil {
-		if apierrors.IsNotFound(err) {
-			c.Forget(secretKey)
-		}
-		return nil, storageSecretError(secretKey, err)
-	}
-	if st, ok := c.lookup(key, meta.ResourceVersion); ok {
-		return st, nil
-	}
-	// client-go logs response bodies at V(8) through the context's logger.
-	quiet := log.IntoContext(ctx, log.FromContext(ctx).WithSink(log.NullLogSink{}))
-	secret := &corev1.Secret{}
-	if err := c.APIReader.Get(quiet, secretKey, secret); err != nil {
-		return nil, storageSecretError(secretKey, err)
-	}
+	secret := types.NamespacedName{Namespace: namespace, Name: spec.CredentialsSecretRef.Name}
+	return c.clients.get(ctx, c.Metadata, c.APIReader, secret, spec,
+		func(s *corev1.Secret) (objectstore.Store, error) { return c.build(s, spec) }, storageSecretError)
+}
+
+// build makes the client of a bucket from its Secret's data.
+func (c *SecretStorageConnector) build(secret *corev1.Secret, spec backupv1alpha1.DCSBackupStorageSpec) (objectstore.Store, error) {
 	get := func(k string) string { return strings.TrimSpace(string(secret.Data[k])) }
 	var missing []string
 	for _, k := range []string{backupv1alpha1.SecretKeyAccessKey, backupv1alpha1.SecretKeySecretKey} {
@@ -108,7 +82,7 @@ func (c *SecretStorageConnector) Connect(ctx context.Context, namespace string,
 	if len(missing) > 0 {
 		return nil, &ConnectError{Reason: backupv1alpha1.ReasonCredentialsNotFound,
 			Message: fmt.Sprintf("Secret %q has no value for key(s) %s (expected keys: accessKey, secretKey)",
-				secretKey.Name, strings.Join(missing, ", "))}
+				secret.Name, strings.Join(missing, ", "))}
 	}
 	st, err := objectstore.New(objectstore.Config{
 		Endpoint: strings.TrimSuffix(spec.Endpoint, "/"), AllowInsecure: c.AllowInsecure, Region: spec.Region,
@@ -118,40 +92,12 @@ func (c *SecretStorageConnector) Connect(ctx context.Context, namespace string,
 	if err != nil {
 		return nil, &ConnectError{Reason: backupv1alpha1.ReasonInvalidEndpoint, Message: "spec: " + err.Error()}
 	}
-	c.store(key, cachedStore{resourceVersion: secret.ResourceVersion, store: st})
 	return st, nil
-}
-
-func (c *SecretStorageConnector) lookup(key storageKey, rv string) (objectstore.Store, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	cs, ok := c.clients[key]
-	if !ok || cs.resourceVersion != rv {
-		return nil, false
-	}
-	return cs.store, true
-}
-
-func (c *SecretStorageConnector) store(key storageKey, cs cachedStore) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.clients == nil {
-		c.clients = map[storageKey]cachedStore{}
-	}
-	c.clients[key] = cs
 }
 
 // Forget drops the clients of a Secret that was deleted, so its
 // credentials leave memory.
-func (c *SecretStorageConnector) Forget(secret types.NamespacedName) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	for k := range c.clients {
-		if k.secret == secret {
-			delete(c.clients, k)
-		}
-	}
-}
+func (c *SecretStorageConnector) Forget(secret types.NamespacedName) { c.clients.forget(secret) }
 
 func storageSecretError(key types.NamespacedName, err error) error {
 	if apierrors.IsNotFound(err) {
