@@ -71,7 +71,8 @@ func specOrMetadataChanged() predicate.Predicate {
 }
 
 // backupsUsingSecret maps a Secret to the backups that use it, so a backup
-// waiting for its credentials starts as soon as they appear or change.
+// waiting for its credentials starts as soon as they appear or change. The
+// index leaves finished backups out (backupSecretIndex).
 func (r *DCSBackupReconciler) backupsUsingSecret(ctx context.Context, o client.Object) []reconcile.Request {
 	list := &backupv1alpha1.DCSBackupList{}
 	if err := r.deps.Client.List(ctx, list, client.InNamespace(o.GetNamespace()),
@@ -97,14 +98,22 @@ func (r *DCSBackupReconciler) backupsOfRestore(ctx context.Context, o client.Obj
 	if !ok || rs.Status.BackupID == "" || rs.Status.Kind != backupv1alpha1.RestoreKindInPlace {
 		return nil
 	}
+	key, ok := restoreTargetKey(ctx, r.deps.Client, rs)
+	if !ok {
+		return nil
+	}
+	// The backups of the restored instance (a few dozen at most), whatever
+	// their namespace, that hold the restored backup.
 	list := &backupv1alpha1.DCSBackupList{}
-	if err := r.deps.Client.List(ctx, list, client.MatchingFields{indexBackupID: rs.Status.BackupID}); err != nil {
+	if err := r.deps.Client.List(ctx, list, client.MatchingFields{indexInstance: key.String()}); err != nil {
 		log.FromContext(ctx).Error(err, "listing the DCSBackups of a restored backup", "backupID", rs.Status.BackupID)
 		return nil
 	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
+	var reqs []reconcile.Request
 	for i := range list.Items {
-		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		if list.Items[i].Status.BackupID == rs.Status.BackupID {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+		}
 	}
 	return reqs
 }

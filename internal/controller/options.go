@@ -106,7 +106,7 @@ func (o *Options) CacheOptions() (cache.Options, error) {
 	// before objects enter the informers cuts the memory a fleet of
 	// thousands of backups takes. The controllers write with merge patches
 	// computed from the cached object, which leave managedFields alone.
-	opts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	opts := cache.Options{DefaultTransform: cacheTransform()}
 	if len(o.WatchNamespaces) == 0 {
 		return opts, nil
 	}

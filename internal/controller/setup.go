@@ -36,12 +36,12 @@ const (
 	// indexInstance is the instance key of a backup (endpoint, project,
 	// instance ID): the backups that share a DCS instance.
 	indexInstance = "dcs.instanceKey"
-	// indexSecret is the name of the credentials Secret a resource uses.
+	// indexSecret is the name of the credentials Secret a resource uses
+	// (for DCSBackups, only while the Secret matters to them: see
+	// backupSecretIndex).
 	indexSecret = "spec.connection.credentialsSecretRef.name"
 	// indexScheduleUID is the UID of the schedule that made a DCSBackup.
 	indexScheduleUID = "dcs.scheduleUID"
-	// indexBackupID is the DCS backup ID of a DCSBackup.
-	indexBackupID = "status.backupID"
 	// indexRestoreBackupID is the DCS backup ID a DCSRestore restores.
 	indexRestoreBackupID = "status.backupID"
 )
@@ -148,22 +148,12 @@ func indexFields(ctx context.Context, mgr ctrl.Manager) error {
 	}); err != nil {
 		return err
 	}
-	if err := idx.IndexField(ctx, &backupv1alpha1.DCSBackup{}, indexSecret, func(o client.Object) []string {
-		return []string{o.(*backupv1alpha1.DCSBackup).Spec.Connection.CredentialsSecretRef.Name}
-	}); err != nil {
+	if err := idx.IndexField(ctx, &backupv1alpha1.DCSBackup{}, indexSecret, backupSecretIndex); err != nil {
 		return err
 	}
 	if err := idx.IndexField(ctx, &backupv1alpha1.DCSBackup{}, indexScheduleUID, func(o client.Object) []string {
 		if uid := o.GetLabels()[backupv1alpha1.LabelScheduleUID]; uid != "" {
 			return []string{uid}
-		}
-		return nil
-	}); err != nil {
-		return err
-	}
-	if err := idx.IndexField(ctx, &backupv1alpha1.DCSBackup{}, indexBackupID, func(o client.Object) []string {
-		if id := o.(*backupv1alpha1.DCSBackup).Status.BackupID; id != "" {
-			return []string{id}
 		}
 		return nil
 	}); err != nil {
@@ -178,6 +168,19 @@ func indexFields(ctx context.Context, mgr ctrl.Manager) error {
 		return err
 	}
 	return indexRestores(ctx, idx)
+}
+
+// backupSecretIndex indexes a DCSBackup by its Secret only while a change of
+// the Secret concerns it (backupsUsingSecret): until it ends, and while it
+// is deleted. A finished backup reads its instance through the
+// coordinator, which reads a changed Secret by itself; leaving the tens of
+// thousands of finished backups of a fleet out keeps the index small.
+func backupSecretIndex(o client.Object) []string {
+	b := o.(*backupv1alpha1.DCSBackup)
+	if isTerminalPhase(b.Status.Phase) && b.DeletionTimestamp.IsZero() {
+		return nil
+	}
+	return []string{b.Spec.Connection.CredentialsSecretRef.Name}
 }
 
 func indexRestores(ctx context.Context, idx client.FieldIndexer) error {
@@ -200,6 +203,9 @@ func indexRestores(ctx context.Context, idx client.FieldIndexer) error {
 		}
 		return nil
 	}); err != nil {
+		return err
+	}
+	if err := idx.IndexField(ctx, &backupv1alpha1.DCSRestore{}, indexRestoreStorage, restoreStorage); err != nil {
 		return err
 	}
 	return idx.IndexField(ctx, &backupv1alpha1.DCSRestore{}, indexRestoreBackupID, func(o client.Object) []string {
