@@ -181,7 +181,7 @@ func (c *Coordinator) objectLocked(obj Object, uid types.UID) *objectState {
 	st, ok := c.objects[obj]
 	if !ok || st.uid != uid {
 		if ok {
-			c.unwatchLocked(obj, st)
+			c.unwatchLocked(st)
 			c.untrackLocked(obj, st)
 		}
 		st = &objectState{uid: uid}
@@ -200,8 +200,8 @@ func (c *Coordinator) Track(obj Object, uid types.UID, keys ...Key) {
 	if sameKeys(st.keys, keys) {
 		return
 	}
-	if st.watch != nil && !slices.Contains(keys, st.watch.w.Key) {
-		c.unwatchLocked(obj, st)
+	if st.watch != nil && !slices.Contains(keys, st.watch.key) {
+		c.unwatchLocked(st)
 	}
 	c.untrackLocked(obj, st)
 	st.keys = append(st.keys[:0:0], keys...)
@@ -219,7 +219,7 @@ func (c *Coordinator) Forget(obj Object) {
 	if !ok {
 		return
 	}
-	c.unwatchLocked(obj, st)
+	c.unwatchLocked(st)
 	c.untrackLocked(obj, st)
 	delete(c.objects, obj)
 }

@@ -96,7 +96,9 @@ func (o *ObserveOptions) defaults() {
 
 // observation is the state of the background reads of one instance.
 type observation struct {
-	watchers map[Object]struct{}
+	// watching counts the objects that watch the instance (they are among
+	// the instance's refs: eachWatcherLocked).
+	watching int
 	nextRead time.Time
 	reading  bool
 	// err is the last read's error (nil: it worked), failures the reads
@@ -107,10 +109,13 @@ type observation struct {
 }
 
 // watchState is an object's registration and the digest it was last woken
-// for (or shows).
+// for (or shows). It keeps of the Watch only what the object and the
+// instance do not hold already: a fleet has tens of thousands of them.
 type watchState struct {
-	w      Watch
-	digest uint64
+	key     Key
+	connect func(context.Context) (dcs.API, error)
+	digests func(restores []dcs.Restore, records []dcs.Backup) uint64
+	digest  uint64
 }
 
 // Watch registers (or refreshes) an object's watch on its instance. The
@@ -122,13 +127,9 @@ func (c *Coordinator) Watch(w Watch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st := c.objectLocked(w.Object, w.UID)
-	if st.watch != nil && st.watch.w.Key != w.Key {
-		c.unwatchLocked(w.Object, st)
+	if st.watch != nil && st.watch.key != w.Key {
+		c.unwatchLocked(st)
 	}
-	if st.watch == nil {
-		st.watch = &watchState{digest: w.Shown}
-	}
-	st.watch.w = w
 	if !slices.Contains(st.keys, w.Key) {
 		// The object acts on the instance it watches: its state lives as
 		// long as the object (Forget).
@@ -137,10 +138,14 @@ func (c *Coordinator) Watch(w Watch) {
 	inst := c.instanceLocked(w.Key)
 	inst.refs[w.Object] = struct{}{}
 	if inst.obs == nil {
-		inst.obs = &observation{watchers: map[Object]struct{}{}}
+		inst.obs = &observation{}
 	}
 	obs := inst.obs
-	obs.watchers[w.Object] = struct{}{}
+	if st.watch == nil {
+		st.watch = &watchState{key: w.Key, digest: w.Shown}
+		obs.watching++
+	}
+	st.watch.connect, st.watch.digests = w.Connect, w.Digest
 	if obs.nextRead.IsZero() && !obs.reading {
 		obs.nextRead = c.firstRead()
 		c.kick()
@@ -158,17 +163,27 @@ func (c *Coordinator) firstRead() time.Time {
 }
 
 // unwatchLocked ends an object's watch. Callers hold c.mu.
-func (c *Coordinator) unwatchLocked(obj Object, st *objectState) {
+func (c *Coordinator) unwatchLocked(st *objectState) {
 	if st.watch == nil {
 		return
 	}
-	if inst, ok := c.instances[st.watch.w.Key]; ok && inst.obs != nil {
-		delete(inst.obs.watchers, obj)
-		if len(inst.obs.watchers) == 0 {
+	if inst, ok := c.instances[st.watch.key]; ok && inst.obs != nil {
+		inst.obs.watching--
+		if inst.obs.watching == 0 {
 			inst.obs = nil
 		}
 	}
 	st.watch = nil
+}
+
+// eachWatcherLocked calls f for each object that watches the instance key.
+// Callers hold c.mu.
+func (c *Coordinator) eachWatcherLocked(key Key, inst *instanceState, f func(Object, *watchState)) {
+	for obj := range inst.refs {
+		if st := c.objects[obj]; st != nil && st.watch != nil && st.watch.key == key {
+			f(obj, st.watch)
+		}
+	}
 }
 
 // MarkActive records a backup or a restore on the instance: its lists are
@@ -241,21 +256,17 @@ func (c *Coordinator) changedWatchersLocked(key Key) []func() {
 		records = inst.records.items
 	}
 	var wakes []func()
-	for obj := range inst.obs.watchers {
-		st := c.objects[obj]
-		if st == nil || st.watch == nil {
-			continue
+	c.eachWatcherLocked(key, inst, func(obj Object, w *watchState) {
+		d := w.digests(inst.restores.items, records)
+		if d == w.digest {
+			return
 		}
-		d := st.watch.w.Digest(inst.restores.items, records)
-		if d == st.watch.digest {
-			continue
-		}
-		st.watch.digest = d
+		w.digest = d
 		if k, found := c.kinds[obj.Kind]; found && k.wake != nil {
 			wake, name := k.wake, obj.NamespacedName
 			wakes = append(wakes, func() { wake(name) })
 		}
-	}
+	})
 	return wakes
 }
 
@@ -265,12 +276,12 @@ func (c *Coordinator) wakeAll(key Key) {
 	var wakes []func()
 	c.mu.Lock()
 	if inst, ok := c.instances[key]; ok && inst.obs != nil {
-		for obj := range inst.obs.watchers {
+		c.eachWatcherLocked(key, inst, func(obj Object, _ *watchState) {
 			if k, found := c.kinds[obj.Kind]; found && k.wake != nil {
 				wake, name := k.wake, obj.NamespacedName
 				wakes = append(wakes, func() { wake(name) })
 			}
-		}
+		})
 	}
 	c.mu.Unlock()
 	for _, w := range wakes {
@@ -425,11 +436,7 @@ func (c *Coordinator) connect(ctx context.Context, key Key) (dcs.API, error) {
 	c.mu.Lock()
 	var connects []func(context.Context) (dcs.API, error)
 	if inst, ok := c.instances[key]; ok && inst.obs != nil {
-		for obj := range inst.obs.watchers {
-			if st := c.objects[obj]; st != nil && st.watch != nil {
-				connects = append(connects, st.watch.w.Connect)
-			}
-		}
+		c.eachWatcherLocked(key, inst, func(_ Object, w *watchState) { connects = append(connects, w.connect) })
 	}
 	c.mu.Unlock()
 	var errs []error

@@ -252,3 +252,41 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(5 * time.Millisecond) // the observation loop runs in its own goroutines
 	}
 }
+
+// An instance is read while some object watches it: watching it twice,
+// moving the watch to another instance and forgetting the object each end
+// the reads of the instance it left.
+func TestAnInstanceIsObservedWhileSomeObjectWatchesIt(t *testing.T) {
+	c := New(Options{Clock: clocktesting.NewFakeClock(t0), Observe: ObserveOptions{Interval: time.Minute}})
+	other := Key{Endpoint: inst.Endpoint, Project: inst.Project, ID: "i-2"}
+	watch := func(name string, key Key) Object {
+		obj := Object{Kind: "DCSBackup", NamespacedName: types.NamespacedName{Namespace: "shop", Name: name}}
+		c.Track(obj, types.UID(name), key)
+		c.Watch(Watch{Object: obj, UID: types.UID(name), Key: key, Digest: restoresOf(name)})
+		return obj
+	}
+	observed := func() (instances int) {
+		for _, g := range c.Observed() {
+			instances += g.Active + g.Idle
+		}
+		return instances
+	}
+	a := watch("a", inst)
+	watch("a", inst)
+	b := watch("b", inst)
+	if idle := observed(); idle != 1 {
+		t.Fatalf("%d instances observed, want 1", idle)
+	}
+	watch("a", other)
+	if idle := observed(); idle != 2 {
+		t.Fatalf("after a moved: %d instances observed, want 2", idle)
+	}
+	c.Forget(b)
+	if idle := observed(); idle != 1 {
+		t.Fatalf("after b is forgotten: %d instances observed, want 1 (the one a watches)", idle)
+	}
+	c.Forget(a)
+	if idle := observed(); idle != 0 {
+		t.Fatalf("after a is forgotten: %d instances observed, want none", idle)
+	}
+}
