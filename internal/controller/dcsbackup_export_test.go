@@ -366,6 +366,41 @@ var _ = Describe("Exports", func() {
 		Expect(checked).To(ConsistOf(got.Status.Export.Objects[0].Key))
 	})
 
+	It("starts a restore from an export as soon as the storage it names appears", func() {
+		env := newSimEnv(simulator.Options{BackupDuration: time.Second, ImportDuration: time.Second})
+		env.instance(inst1)
+		env.instance("target-1")
+		bucket := env.newBucket("dr/")
+		got := expectExported(env.backup("source", inst1, exporting))
+		// The restore names a storage that is not there yet (GitOps applies
+		// both, in any order).
+		rs := &backupv1alpha1.DCSRestore{
+			ObjectMeta: metav1.ObjectMeta{Name: "before-storage", Namespace: env.ns},
+			Spec: backupv1alpha1.DCSRestoreSpec{
+				Source: &backupv1alpha1.RestoreSource{Connection: env.spec(inst1).Connection,
+					Export: &backupv1alpha1.ExportSource{StorageRef: backupv1alpha1.LocalObjectReference{Name: "archive"},
+						Path: got.Status.Export.Path}},
+				Target: &backupv1alpha1.RestoreTarget{InstanceID: "target-1"},
+			},
+		}
+		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		Eventually(func(g Gomega) string {
+			cur := &backupv1alpha1.DCSRestore{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rs), cur)).To(Succeed())
+			c := meta.FindStatusCondition(cur.Status.Conditions, backupv1alpha1.ConditionSucceeded)
+			g.Expect(c).NotTo(BeNil())
+			return c.Reason
+		}).Should(Equal(backupv1alpha1.ReasonStorageNotFound))
+		bucket.storage = "archive"
+		bucket.createStorage("dr/")
+		// Well before the restore would look again by itself (exportWait).
+		Eventually(func(g Gomega) backupv1alpha1.RestorePhase {
+			cur := &backupv1alpha1.DCSRestore{}
+			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rs), cur)).To(Succeed())
+			return cur.Status.Phase
+		}).WithTimeout(exportWait / 2).Should(Equal(backupv1alpha1.RestorePhaseSucceeded))
+	})
+
 	It("waits with BackupNotFound for an export folder without a manifest", func() {
 		env := newSimEnv(simulator.Options{})
 		env.instance(inst1)

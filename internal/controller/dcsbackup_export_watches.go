@@ -34,14 +34,15 @@ import (
 	"github.com/dcs-operator/dcs-backup-operator/internal/export"
 )
 
-// indexExportStorage is the DCSBackupStorage a DCSBackup exports to.
+// indexExportStorage is the DCSBackupStorage a DCSBackup exports to, while
+// its export has not ended (backupsOfStorage wakes only those).
 const indexExportStorage = "spec.export.storageRef.name"
 
 // indexExports registers the field indexes of exports and storages.
 func indexExports(ctx context.Context, idx client.FieldIndexer) error {
 	if err := idx.IndexField(ctx, &backupv1alpha1.DCSBackup{}, indexExportStorage, func(o client.Object) []string {
-		if e := o.(*backupv1alpha1.DCSBackup).Spec.Export; e != nil {
-			return []string{e.StorageRef.Name}
+		if b := o.(*backupv1alpha1.DCSBackup); b.Spec.Export != nil && !exportFinished(b) {
+			return []string{b.Spec.Export.StorageRef.Name}
 		}
 		return nil
 	}); err != nil {
@@ -110,11 +111,8 @@ func (r *DCSBackupExportReconciler) backupsOfStorage(ctx context.Context, o clie
 		log.FromContext(ctx).Error(err, "listing the DCSBackups that export to a storage", "storage", o.GetName())
 		return nil
 	}
-	var reqs []reconcile.Request
+	reqs := make([]reconcile.Request, 0, len(list.Items))
 	for i := range list.Items {
-		if exportFinished(&list.Items[i]) {
-			continue
-		}
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
 	}
 	return reqs

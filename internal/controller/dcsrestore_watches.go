@@ -37,6 +37,9 @@ const (
 	indexRestoreBackupRef = "spec.backupRef.name"
 	// indexRestoreTarget is the target instance ID (status.instanceID).
 	indexRestoreTarget = "status.instanceID"
+	// indexRestoreStorage is the DCSBackupStorage of a restore from an
+	// export (spec.source.export.storageRef.name), until the restore ends.
+	indexRestoreStorage = "spec.source.export.storageRef.name"
 )
 
 // SetupWithManager wires the DCSRestore controller's watches.
@@ -50,6 +53,9 @@ func (r *DCSRestoreReconciler) SetupWithManager(mgr ctrl.Manager, workers int, w
 		Watches(&backupv1alpha1.DCSBackup{}, handler.EnqueueRequestsFromMapFunc(r.restoresOfBackup),
 			builder.WithPredicates(phaseChanged())).
 		Watches(secretMetadata(), handler.EnqueueRequestsFromMapFunc(r.restoresUsingSecret), builder.OnlyMetadata).
+		// The storage of an export to restore appeared or turned Ready.
+		Watches(&backupv1alpha1.DCSBackupStorage{}, handler.EnqueueRequestsFromMapFunc(r.restoresOfStorage),
+			builder.WithPredicates(storageReadyChanged())).
 		WatchesRawSource(woken.source()).
 		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		Complete(r)
@@ -115,6 +121,31 @@ func (r *DCSRestoreReconciler) restoresUsingSecret(ctx context.Context, o client
 		}
 	}
 	return reqs
+}
+
+// restoresOfStorage maps a DCSBackupStorage to the unfinished restores of
+// exports it holds (the index leaves finished ones out).
+func (r *DCSRestoreReconciler) restoresOfStorage(ctx context.Context, o client.Object) []reconcile.Request {
+	list := &backupv1alpha1.DCSRestoreList{}
+	if err := r.deps.Client.List(ctx, list, client.InNamespace(o.GetNamespace()),
+		client.MatchingFields{indexRestoreStorage: o.GetName()}); err != nil {
+		log.FromContext(ctx).Error(err, "listing the DCSRestores of exports in a storage", "storage", o.GetName())
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for i := range list.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&list.Items[i])})
+	}
+	return reqs
+}
+
+// restoreStorage is the index value of indexRestoreStorage.
+func restoreStorage(o client.Object) []string {
+	rs := o.(*backupv1alpha1.DCSRestore)
+	if src := rs.Spec.Source; src != nil && src.Export != nil && !restoreFinished(rs.Status.Phase) {
+		return []string{src.Export.StorageRef.Name}
+	}
+	return nil
 }
 
 // restoreSecrets are the Secrets a restore names (index values).
