@@ -17,6 +17,7 @@ limitations under the License.
 package controller
 
 import (
+	"maps"
 	"strings"
 	"sync"
 
@@ -38,6 +39,9 @@ const lastAppliedAnnotation = "kubectl.kubernetes.io/last-applied-configuration"
 //   - managedFields (one entry per field manager; the largest part of a
 //     small object applied by a GitOps tool) and kubectl's
 //     last-applied-configuration annotation are dropped;
+//   - a DCSBackup keeps only the annotations the operator reads
+//     (cachedBackupAnnotation): a schedule's children, most of a fleet's
+//     backups, then hold no annotation map at all;
 //   - namespaces, label and annotation keys and values, finalizers, the
 //     spec's instance and connection fields and the status's phases and
 //     condition types and reasons point at one shared copy each.
@@ -52,11 +56,11 @@ func cacheTransform() toolscache.TransformFunc {
 		if err != nil {
 			return out, err
 		}
-		if obj, ok := out.(metav1.Object); ok {
-			compactMeta(pool, obj)
-		}
 		if b, ok := out.(*backupv1alpha1.DCSBackup); ok {
 			compactBackup(pool, b)
+		}
+		if obj, ok := out.(metav1.Object); ok {
+			compactMeta(pool, obj)
 		}
 		return out, nil
 	}
@@ -125,7 +129,19 @@ func compactMeta(p *internPool, obj metav1.Object) {
 	}
 }
 
+// cachedBackupAnnotation says whether the cache keeps an annotation of a
+// DCSBackup: those of the operator's own domain, except the slot a child
+// was made for (written for people and tools, never read back). An
+// annotation the operator starts reading on DCSBackups must be kept here.
+func cachedBackupAnnotation(key string) bool {
+	return strings.HasPrefix(key, backupv1alpha1.GroupVersion.Group+"/") && key != backupv1alpha1.AnnotationScheduledTime
+}
+
 func compactBackup(p *internPool, b *backupv1alpha1.DCSBackup) {
+	maps.DeleteFunc(b.Annotations, func(k, _ string) bool { return !cachedBackupAnnotation(k) })
+	if len(b.Annotations) == 0 {
+		b.Annotations = nil
+	}
 	b.APIVersion, b.Kind = intern(p, b.APIVersion), intern(p, b.Kind)
 	spec := &b.Spec
 	spec.InstanceID, spec.Format = intern(p, spec.InstanceID), intern(p, spec.Format)

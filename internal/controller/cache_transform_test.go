@@ -18,6 +18,7 @@ package controller
 
 import (
 	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"unsafe"
@@ -34,8 +35,10 @@ func decodedBackup(name string) *backupv1alpha1.DCSBackup {
 	own := func(s string) string { return strings.Clone(s) }
 	b := &backupv1alpha1.DCSBackup{ObjectMeta: metav1.ObjectMeta{
 		Name: name, Namespace: own("shop"),
-		Labels:        map[string]string{own(backupv1alpha1.LabelSchedule): own("nightly")},
-		Annotations:   map[string]string{own(lastAppliedAnnotation): own(`{"spec":{}}`), own("team"): own("payments")},
+		Labels: map[string]string{own(backupv1alpha1.LabelSchedule): own("nightly")},
+		Annotations: map[string]string{own(lastAppliedAnnotation): own(`{"spec":{}}`), own("team"): own("payments"),
+			own(backupv1alpha1.AnnotationScheduledTime): own("2026-12-01T03:00:00Z"),
+			own(backupv1alpha1.AnnotationPrunedBy):      own("nightly")},
 		Finalizers:    []string{own(backupv1alpha1.Finalizer)},
 		ManagedFields: []metav1.ManagedFieldsEntry{{Manager: "argocd", Operation: metav1.ManagedFieldsOperationApply}},
 	}}
@@ -59,8 +62,10 @@ func TestCacheTransformKeepsValuesAndSharesRepeatedStrings(t *testing.T) {
 	for i := range 3 {
 		in := decodedBackup(fmt.Sprintf("b%d", i))
 		want := in.DeepCopy()
+		// The operator reads no managedFields, nor annotations outside its
+		// domain, nor the slot a child was made for.
 		want.ManagedFields = nil
-		delete(want.Annotations, lastAppliedAnnotation)
+		want.Annotations = map[string]string{backupv1alpha1.AnnotationPrunedBy: "nightly"}
 		out, err := transform(in)
 		if err != nil {
 			t.Fatal(err)
@@ -85,6 +90,20 @@ func TestCacheTransformKeepsValuesAndSharesRepeatedStrings(t *testing.T) {
 		if !sameMemory(pair[0], pair[1]) {
 			t.Errorf("the %s %q is held twice", what, pair[0])
 		}
+	}
+}
+
+// Other kinds keep their annotations, but not kubectl's copy of the object.
+func TestCacheTransformKeepsOtherKindsAnnotations(t *testing.T) {
+	s := &backupv1alpha1.DCSBackupSchedule{ObjectMeta: metav1.ObjectMeta{Name: "nightly", Annotations: map[string]string{
+		lastAppliedAnnotation: "{}", "team": "payments", backupv1alpha1.AnnotationRunNow: "1"}}}
+	out, err := cacheTransform()(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"team": "payments", backupv1alpha1.AnnotationRunNow: "1"}
+	if got := out.(*backupv1alpha1.DCSBackupSchedule).Annotations; !maps.Equal(got, want) {
+		t.Fatalf("annotations %v, want %v", got, want)
 	}
 }
 
