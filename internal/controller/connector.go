@@ -40,6 +40,22 @@ type Connector interface {
 	Connect(ctx context.Context, namespace string, conn backupv1alpha1.Connection) (dcs.API, error)
 }
 
+// connectionKey identifies how a watch on an instance connects: the
+// namespace (of the credentials Secret) and the connection.
+type connectionKey struct {
+	namespace string
+	conn      backupv1alpha1.Connection
+}
+
+// watchConnect returns the Connect of a coordinator watch through
+// connector, and its ConnectKey: the coordinator keeps one per instance
+// and key, not one per watching object.
+func watchConnect(connector Connector, namespace string,
+	conn backupv1alpha1.Connection) (func(context.Context) (dcs.API, error), any) {
+	return func(ctx context.Context) (dcs.API, error) { return connector.Connect(ctx, namespace, conn) },
+		connectionKey{namespace: namespace, conn: conn}
+}
+
 // ConnectError is a connection that cannot be made until the user fixes
 // something: a missing Secret or key, an endpoint the operator refuses.
 type ConnectError struct {

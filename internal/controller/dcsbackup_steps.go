@@ -348,12 +348,11 @@ func (p *backupPass) watchFinished(ctx context.Context) time.Duration {
 
 // watch is the backup's watch on its instance's lists.
 func (p *backupPass) watch() instance.Watch {
-	ns, conn, connector := p.b.Namespace, p.b.Spec.Connection, p.r.deps.Connector
+	connect, connectKey := watchConnect(p.r.deps.Connector, p.b.Namespace, p.b.Spec.Connection)
 	return instance.Watch{
-		Object: p.obj, UID: p.b.UID, Key: p.key,
-		Connect: func(ctx context.Context) (dcs.API, error) { return connector.Connect(ctx, ns, conn) },
-		Digest:  backupDigest(p.b.Status.BackupID),
-		Shown:   shownDigest(p.b.Status.Restores),
+		Object: p.obj, UID: p.b.UID, Key: p.key, Connect: connect, ConnectKey: connectKey,
+		Digest: backupDigest(p.b.Status.BackupID),
+		Shown:  shownDigest(p.b.Status.Restores),
 	}
 }
 

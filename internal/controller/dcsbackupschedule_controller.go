@@ -321,10 +321,9 @@ func (p *schedulePass) watchRestores(ctx context.Context) {
 		return
 	}
 	s := p.s
-	ns, conn, connector := s.Namespace, s.Spec.Template.Spec.Connection, p.r.deps.Connector
+	connect, connectKey := watchConnect(p.r.deps.Connector, s.Namespace, s.Spec.Template.Spec.Connection)
 	p.coord().Watch(instance.Watch{
-		Object: p.obj, UID: s.UID, Key: p.key,
-		Connect: func(ctx context.Context) (dcs.API, error) { return connector.Connect(ctx, ns, conn) },
+		Object: p.obj, UID: s.UID, Key: p.key, Connect: connect, ConnectKey: connectKey,
 		Digest: func(restores []dcs.Restore, _ []dcs.Backup) uint64 {
 			return latestRestoreDigest(latestRestore(restores))
 		},

@@ -123,16 +123,39 @@ type listEntry[T any] struct {
 
 // objectState is what is known of one object between its passes.
 type objectState struct {
-	uid      types.UID
-	keys     []Key
+	uid  types.UID
+	keys []Key
+	// act is what a working object needs; nil for an idle one (most of a
+	// fleet's objects: the state of each is kept small).
+	act *objectActivity
+	// watch is the object's watch on its instance's lists, if any.
+	watch *watchState
+}
+
+// objectActivity is an object's failures in a row and its operation's
+// start.
+type objectActivity struct {
 	failures int
 	// failingSince is when the failures in a row began.
 	failingSince time.Time
 	// startedAt is when the object asked DCS for its operation, to the
 	// nanosecond (the status has whole seconds).
 	startedAt time.Time
-	// watch is the object's watch on its instance's lists, if any.
-	watch *watchState
+}
+
+// activity returns st's activity, making it.
+func (st *objectState) activity() *objectActivity {
+	if st.act == nil {
+		st.act = &objectActivity{}
+	}
+	return st.act
+}
+
+// settle drops st's activity once there is nothing in it.
+func (st *objectState) settle() {
+	if st.act != nil && st.act.failures == 0 && st.act.startedAt.IsZero() {
+		st.act = nil
+	}
 }
 
 // New returns a Coordinator; its start time (for the spread of the first
@@ -268,12 +291,12 @@ func (c *Coordinator) Tracked() (objects, instances int) {
 func (c *Coordinator) Failed(obj Object, uid types.UID) int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	st := c.objectLocked(obj, uid)
-	if st.failures == 0 {
-		st.failingSince = c.clock.Now()
+	act := c.objectLocked(obj, uid).activity()
+	if act.failures == 0 {
+		act.failingSince = c.clock.Now()
 	}
-	st.failures++
-	return st.failures
+	act.failures++
+	return act.failures
 }
 
 // FailingSince is when obj's failures in a row began (as this process saw
@@ -281,8 +304,8 @@ func (c *Coordinator) Failed(obj Object, uid types.UID) int {
 func (c *Coordinator) FailingSince(obj Object) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st, ok := c.objects[obj]; ok && st.failures > 0 {
-		return st.failingSince
+	if st, ok := c.objects[obj]; ok && st.act != nil && st.act.failures > 0 {
+		return st.act.failingSince
 	}
 	return time.Time{}
 }
@@ -291,8 +314,9 @@ func (c *Coordinator) FailingSince(obj Object) time.Time {
 func (c *Coordinator) Succeeded(obj Object) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st, ok := c.objects[obj]; ok {
-		st.failures = 0
+	if st, ok := c.objects[obj]; ok && st.act != nil {
+		st.act.failures = 0
+		st.settle()
 	}
 }
 
@@ -301,7 +325,7 @@ func (c *Coordinator) Succeeded(obj Object) {
 func (c *Coordinator) MarkStarted(obj Object, uid types.UID, at time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.objectLocked(obj, uid).startedAt = at
+	c.objectLocked(obj, uid).activity().startedAt = at
 }
 
 // StartedAt refines the start obj recorded in its status (whole seconds)
@@ -311,9 +335,9 @@ func (c *Coordinator) StartedAt(obj Object, uid types.UID, recorded time.Time) t
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	st, ok := c.objects[obj]
-	if ok && st.uid == uid && !st.startedAt.IsZero() &&
-		st.startedAt.Truncate(time.Second).Equal(recorded.Truncate(time.Second)) {
-		return st.startedAt
+	if ok && st.uid == uid && st.act != nil && !st.act.startedAt.IsZero() &&
+		st.act.startedAt.Truncate(time.Second).Equal(recorded.Truncate(time.Second)) {
+		return st.act.startedAt
 	}
 	return recorded
 }
@@ -322,8 +346,9 @@ func (c *Coordinator) StartedAt(obj Object, uid types.UID, recorded time.Time) t
 func (c *Coordinator) ClearStarted(obj Object) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if st, ok := c.objects[obj]; ok {
-		st.startedAt = time.Time{}
+	if st, ok := c.objects[obj]; ok && st.act != nil {
+		st.act.startedAt = time.Time{}
+		st.settle()
 	}
 }
 

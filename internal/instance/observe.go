@@ -19,6 +19,7 @@ package instance
 import (
 	"context"
 	"errors"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -47,6 +48,10 @@ type Watch struct {
 	// Connect returns the API to read the instance's lists with: the
 	// object's connection and credentials.
 	Connect func(context.Context) (dcs.API, error)
+	// ConnectKey identifies what Connect connects with (a comparable
+	// value, e.g. the namespace and the connection): the coordinator keeps
+	// one Connect per instance and key, not one per object.
+	ConnectKey any
 	// Digest summarises the part of the lists the object shows (records
 	// may be nil: not read yet). The object is woken when it changes.
 	Digest func(restores []dcs.Restore, records []dcs.Backup) uint64
@@ -99,6 +104,9 @@ type observation struct {
 	// watching counts the objects that watch the instance (they are among
 	// the instance's refs: eachWatcherLocked).
 	watching int
+	// connects are the ways the watchers connect, by ConnectKey (a few:
+	// the namespaces and connections that refer to the instance).
+	connects map[any]func(context.Context) (dcs.API, error)
 	nextRead time.Time
 	reading  bool
 	// err is the last read's error (nil: it worked), failures the reads
@@ -113,16 +121,16 @@ type observation struct {
 // instance do not hold already: a fleet has tens of thousands of them.
 type watchState struct {
 	key     Key
-	connect func(context.Context) (dcs.API, error)
 	digests func(restores []dcs.Restore, records []dcs.Backup) uint64
 	digest  uint64
 }
 
 // Watch registers (or refreshes) an object's watch on its instance. The
-// first read of an instance is put off by up to one interval right after
-// the process started (a restarted manager meets every finished object at
-// once and must serve running backups first), and by one interval after a
-// backup or restore otherwise (nothing changes that soon).
+// first read of an instance comes one interval after a backup or restore of
+// the operator's own (nothing changes that soon), else within one interval
+// right after the process started (a restarted manager meets every
+// finished object at once and must serve running backups first), else one
+// interval later.
 func (c *Coordinator) Watch(w Watch) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -138,25 +146,28 @@ func (c *Coordinator) Watch(w Watch) {
 	inst := c.instanceLocked(w.Key)
 	inst.refs[w.Object] = struct{}{}
 	if inst.obs == nil {
-		inst.obs = &observation{}
+		inst.obs = &observation{connects: map[any]func(context.Context) (dcs.API, error){}}
 	}
 	obs := inst.obs
 	if st.watch == nil {
 		st.watch = &watchState{key: w.Key, digest: w.Shown}
 		obs.watching++
 	}
-	st.watch.connect, st.watch.digests = w.Connect, w.Digest
+	st.watch.digests = w.Digest
+	obs.connects[w.ConnectKey] = w.Connect
 	if obs.nextRead.IsZero() && !obs.reading {
-		obs.nextRead = c.firstRead()
+		obs.nextRead = c.firstRead(inst)
 		c.kick()
 	}
 }
 
-// firstRead is when a newly watched instance is read first.
-func (c *Coordinator) firstRead() time.Time {
+// firstRead is when a newly watched instance is read first: one interval
+// after a backup or restore of the operator's own (it read the lists just
+// now), else within the first interval after the start.
+func (c *Coordinator) firstRead(inst *instanceState) time.Time {
 	now := c.clock.Now()
 	interval := c.observe.Interval
-	if now.Sub(c.started) < interval {
+	if now.Sub(c.started) < interval && !now.Before(inst.activeUntil) {
 		return c.started.Add(time.Duration(rand.Int64N(int64(interval)))) //nolint:gosec // load spreading
 	}
 	return now.Add(interval)
@@ -431,12 +442,13 @@ func (c *Coordinator) recordsDue(key Key) bool {
 	return true
 }
 
-// connect returns the API of one of the instance's watchers.
+// connect returns the API of one of the ways the instance's watchers
+// connect: the first that works.
 func (c *Coordinator) connect(ctx context.Context, key Key) (dcs.API, error) {
 	c.mu.Lock()
 	var connects []func(context.Context) (dcs.API, error)
 	if inst, ok := c.instances[key]; ok && inst.obs != nil {
-		c.eachWatcherLocked(key, inst, func(_ Object, w *watchState) { connects = append(connects, w.connect) })
+		connects = slices.Collect(maps.Values(inst.obs.connects))
 	}
 	c.mu.Unlock()
 	var errs []error
@@ -446,9 +458,6 @@ func (c *Coordinator) connect(ctx context.Context, key Key) (dcs.API, error) {
 			return api, nil
 		}
 		errs = append(errs, err)
-		if len(errs) >= 3 {
-			break
-		}
 	}
 	if len(errs) == 0 {
 		return nil, errors.New("no object watches the instance any more")

@@ -19,6 +19,7 @@ package instance
 import (
 	"context"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"slices"
 	"sync"
@@ -288,5 +289,51 @@ func TestAnInstanceIsObservedWhileSomeObjectWatchesIt(t *testing.T) {
 	c.Forget(a)
 	if idle := observed(); idle != 0 {
 		t.Fatalf("after a is forgotten: %d instances observed, want none", idle)
+	}
+}
+
+// Right after a start, a restarted manager's reads of idle instances are
+// spread over the first interval; an instance the manager has just backed
+// up was read by that backup, and is read one interval later, not within
+// the spread (where its reads would add to the burst of backups).
+func TestAnInstanceJustBackedUpIsReadOneIntervalLater(t *testing.T) {
+	clk := clocktesting.NewFakeClock(t0)
+	c := New(Options{Clock: clk, Observe: ObserveOptions{Interval: time.Minute, ActiveFor: time.Hour}})
+	clk.Step(5 * time.Second)
+	obj := Object{Kind: "DCSBackup", NamespacedName: types.NamespacedName{Namespace: "shop", Name: "a"}}
+	c.Track(obj, "a", inst)
+	c.MarkActive(inst)
+	c.Watch(Watch{Object: obj, UID: "a", Key: inst, Digest: restoresOf("a")})
+	c.mu.Lock()
+	next := c.instances[inst].obs.nextRead
+	c.mu.Unlock()
+	if want := t0.Add(5*time.Second + time.Minute); !next.Equal(want) {
+		t.Fatalf("first read of a just backed-up instance at %v, want %v", next.Sub(t0), want.Sub(t0))
+	}
+}
+
+// Watchers that connect the same way share one Connect; a read uses the
+// first way that works.
+func TestWatchersShareConnectsByKey(t *testing.T) {
+	c := New(Options{Clock: clocktesting.NewFakeClock(t0), Observe: ObserveOptions{Interval: time.Minute}})
+	api := &listAPI{reads: make(chan string, 10)}
+	broken := func(context.Context) (dcs.API, error) { return nil, errors.New("Secret \"gone\" not found") }
+	works := func(context.Context) (dcs.API, error) { return api, nil }
+	for i, connect := range []func(context.Context) (dcs.API, error){broken, works, works, works} {
+		name := fmt.Sprint("b", i)
+		obj := Object{Kind: "DCSBackup", NamespacedName: types.NamespacedName{Namespace: "shop", Name: name}}
+		c.Track(obj, types.UID(name), inst)
+		c.Watch(Watch{Object: obj, UID: types.UID(name), Key: inst, Connect: connect,
+			ConnectKey: i > 0, Digest: restoresOf(name)})
+	}
+	c.mu.Lock()
+	n := len(c.instances[inst].obs.connects)
+	c.mu.Unlock()
+	if n != 2 {
+		t.Fatalf("%d connects kept for 4 watchers connecting 2 ways, want 2", n)
+	}
+	got, err := c.connect(context.Background(), inst)
+	if err != nil || got != api {
+		t.Fatalf("connect = %v, %v; want the way that works", got, err)
 	}
 }
