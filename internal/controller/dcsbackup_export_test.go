@@ -71,6 +71,22 @@ func (b *bucketEnv) createStorage(prefix string) {
 	})).To(Succeed())
 }
 
+// restoreExport creates a DCSRestore of the export in storage's folder
+// path (of a backup of inst1) into the instance target.
+func (e *simEnv) restoreExport(name, storage, path, target string) *backupv1alpha1.DCSRestore {
+	rs := &backupv1alpha1.DCSRestore{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.ns},
+		Spec: backupv1alpha1.DCSRestoreSpec{
+			Source: &backupv1alpha1.RestoreSource{Connection: e.spec(inst1).Connection,
+				Export: &backupv1alpha1.ExportSource{StorageRef: backupv1alpha1.LocalObjectReference{Name: storage},
+					Path: path}},
+			Target: &backupv1alpha1.RestoreTarget{InstanceID: target},
+		},
+	}
+	Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+	return rs
+}
+
 // exporting gives a DCSBackup spec.export to the env's storage.
 func exporting(b *backupv1alpha1.DCSBackup) {
 	b.Spec.Export = &backupv1alpha1.ExportSpec{StorageRef: backupv1alpha1.LocalObjectReference{Name: "offsite"}}
@@ -341,16 +357,7 @@ var _ = Describe("Exports", func() {
 		env.instance("target-1")
 		env.newBucket("dr/")
 		got := expectExported(env.backup("source", inst1, exporting))
-		rs := &backupv1alpha1.DCSRestore{
-			ObjectMeta: metav1.ObjectMeta{Name: "from-export", Namespace: env.ns},
-			Spec: backupv1alpha1.DCSRestoreSpec{
-				Source: &backupv1alpha1.RestoreSource{Connection: env.spec(inst1).Connection,
-					Export: &backupv1alpha1.ExportSource{StorageRef: backupv1alpha1.LocalObjectReference{Name: "offsite"},
-						Path: got.Status.Export.Path}},
-				Target: &backupv1alpha1.RestoreTarget{InstanceID: "target-1"},
-			},
-		}
-		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		rs := env.restoreExport("from-export", "offsite", got.Status.Export.Path, "target-1")
 		Eventually(func(g Gomega) {
 			cur := &backupv1alpha1.DCSRestore{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rs), cur)).To(Succeed())
@@ -374,16 +381,7 @@ var _ = Describe("Exports", func() {
 		got := expectExported(env.backup("source", inst1, exporting))
 		// The restore names a storage that is not there yet (GitOps applies
 		// both, in any order).
-		rs := &backupv1alpha1.DCSRestore{
-			ObjectMeta: metav1.ObjectMeta{Name: "before-storage", Namespace: env.ns},
-			Spec: backupv1alpha1.DCSRestoreSpec{
-				Source: &backupv1alpha1.RestoreSource{Connection: env.spec(inst1).Connection,
-					Export: &backupv1alpha1.ExportSource{StorageRef: backupv1alpha1.LocalObjectReference{Name: "archive"},
-						Path: got.Status.Export.Path}},
-				Target: &backupv1alpha1.RestoreTarget{InstanceID: "target-1"},
-			},
-		}
-		Expect(k8sClient.Create(ctx, rs)).To(Succeed())
+		rs := env.restoreExport("before-storage", "archive", got.Status.Export.Path, "target-1")
 		Eventually(func(g Gomega) string {
 			cur := &backupv1alpha1.DCSRestore{}
 			g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(rs), cur)).To(Succeed())
