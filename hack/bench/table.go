@@ -229,6 +229,7 @@ func fleetScaleRows(f *fleetScaleResult) []row {
 			f.RunRequestsPerBackup), "", nil},
 		{rowPeakRSS, fmt.Sprintf("%.0f MiB / %.0f MiB (GOMEMLIMIT %s)", f.ManagerPeakRSSMiB, f.ManagerPeakHeapMiB,
 			f.GoMemoryLimit), "< 256 MiB", check(f.ManagerPeakRSSMiB < 256)},
+		{"  peak RSS before the run (start-up, idle)", fmt.Sprintf("%.0f MiB", f.ManagerPeakRSSIdleMiB), "", nil},
 		{row429s, fmt.Sprint(f.ThrottledResponses), "0", check(f.ThrottledResponses == 0)},
 		{"setup / start-up pass", fmt.Sprintf("%.0fs / %.0fs (%d DCS requests)", f.SetupSeconds, f.StartupSeconds,
 			f.StartupDCSRequests), "", nil},
