@@ -201,10 +201,12 @@ func main() {
 
 // memoryLimitRatio is the share of the container's memory limit the Go
 // runtime aims to stay under: the rest is for what the runtime does not
-// count (stacks, buffers of the OS).
-const memoryLimitRatio = 0.9
+// count, mostly the binary's own pages. Measured at fleet scale (make bench),
+// the manager's RSS is about 36 MiB above the memory the runtime counts;
+// with 90% of a 256Mi limit that went past the limit.
+const memoryLimitRatio = 0.8
 
-// setMemoryLimit sets the Go runtime's soft memory limit to 90% of the
+// setMemoryLimit sets the Go runtime's soft memory limit to 80% of the
 // container's cgroup memory limit, unless GOMEMLIMIT is set. The informer
 // cache of a large fleet is most of the heap and lives for good; without a
 // limit, the garbage collector lets the heap grow to twice what is live

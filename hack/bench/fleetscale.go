@@ -32,10 +32,10 @@ const (
 	// fleetScaleIdleWindow is how long the idle fleet is measured.
 	fleetScaleIdleWindow = 3 * time.Minute
 	// fleetScaleMemoryLimit is the Go memory limit the manager sets itself
-	// in a pod with the chart's default memory limit, 256Mi (90% of it, see
-	// setMemoryLimit in main.go). The bench runs the manager outside a
-	// container, so it sets the limit by GOMEMLIMIT.
-	fleetScaleMemoryLimit = "230MiB"
+	// in a pod with the chart's default memory limit, 256Mi (80% of it,
+	// 204.8 MiB, see setMemoryLimit in main.go). The bench runs the manager
+	// outside a container, so it sets the limit by GOMEMLIMIT.
+	fleetScaleMemoryLimit = "204MiB"
 	fleetScaleTagKey      = "fleet"
 	fleetScaleTagValue    = "scale"
 )
