@@ -122,10 +122,9 @@ func compactMeta(p *internPool, obj metav1.Object) {
 		delete(a, lastAppliedAnnotation)
 		obj.SetAnnotations(internMap(p, a))
 	}
-	if f := obj.GetFinalizers(); len(f) > 0 {
-		for i := range f {
-			f[i] = intern(p, f[i])
-		}
+	f := obj.GetFinalizers()
+	for i := range f {
+		f[i] = intern(p, f[i])
 	}
 }
 

@@ -191,25 +191,15 @@ func secretError(key types.NamespacedName, err error) error {
 	return fmt.Errorf("reading Secret %s: %w", key, err)
 }
 
-// credentialsFrom reads the key pair. Whitespace around values is dropped: a
-// Secret made with `kubectl create secret --from-file` often ends in a newline.
+// credentialsFrom reads the key pair (and the optional security token).
 func credentialsFrom(s *corev1.Secret) (dcs.Credentials, error) {
-	get := func(k string) string { return strings.TrimSpace(string(s.Data[k])) }
-	var missing []string
-	for _, k := range []string{backupv1alpha1.SecretKeyAccessKey, backupv1alpha1.SecretKeySecretKey} {
-		if get(k) == "" {
-			missing = append(missing, k)
-		}
-	}
-	if len(missing) > 0 {
-		return dcs.Credentials{}, &ConnectError{Reason: backupv1alpha1.ReasonCredentialsNotFound,
-			Message: fmt.Sprintf("Secret %q has no value for key(s) %s (expected keys: accessKey, secretKey, optional securityToken)",
-				s.Name, strings.Join(missing, ", "))}
+	if err := requireKeyPair(s, "accessKey, secretKey, optional securityToken"); err != nil {
+		return dcs.Credentials{}, err
 	}
 	return dcs.Credentials{
-		AccessKey:     get(backupv1alpha1.SecretKeyAccessKey),
-		SecretKey:     get(backupv1alpha1.SecretKeySecretKey),
-		SecurityToken: get(backupv1alpha1.SecretKeySecurityToken),
+		AccessKey:     secretValue(s, backupv1alpha1.SecretKeyAccessKey),
+		SecretKey:     secretValue(s, backupv1alpha1.SecretKeySecretKey),
+		SecurityToken: secretValue(s, backupv1alpha1.SecretKeySecurityToken),
 	}, nil
 }
 

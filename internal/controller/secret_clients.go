@@ -18,6 +18,8 @@ package controller
 
 import (
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 
 	corev1 "k8s.io/api/core/v1"
@@ -26,6 +28,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	backupv1alpha1 "github.com/dcs-operator/dcs-backup-operator/api/v1alpha1"
 )
 
 // secretBuilt caches what the connectors build from a Secret's data (a DCS
@@ -51,8 +55,8 @@ type secretEntry[V any] struct {
 // get returns the value of key built from Secret secret: the cached one
 // while the Secret's resourceVersion, read from metadata (a metadata-only
 // informer), is unchanged, else build's result from a fresh read of its
-// data through apiReader (a direct GET). readErr turns a failed read of the Secret into the connector's
-// error.
+// data through apiReader (a direct GET). readErr turns a failed read of the
+// Secret into the connector's error.
 func (s *secretBuilt[K, V]) get(ctx context.Context, metadata, apiReader client.Reader, secret types.NamespacedName, key K,
 	build func(*corev1.Secret) (V, error), readErr func(types.NamespacedName, error) error) (V, error) {
 	var zero V
@@ -113,4 +117,26 @@ func (s *secretBuilt[K, V]) forget(secret types.NamespacedName) {
 			delete(s.entries, ek)
 		}
 	}
+}
+
+// secretValue is key k of a Secret without the whitespace around it: a
+// Secret made with `kubectl create secret --from-file` often ends in a
+// newline.
+func secretValue(s *corev1.Secret, k string) string { return strings.TrimSpace(string(s.Data[k])) }
+
+// requireKeyPair is a CredentialsNotFound error naming the keys of the
+// access key pair that have no value in s (expected lists the keys the
+// connector reads), nil when both have one.
+func requireKeyPair(s *corev1.Secret, expected string) error {
+	var missing []string
+	for _, k := range []string{backupv1alpha1.SecretKeyAccessKey, backupv1alpha1.SecretKeySecretKey} {
+		if secretValue(s, k) == "" {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	return &ConnectError{Reason: backupv1alpha1.ReasonCredentialsNotFound,
+		Message: fmt.Sprintf("Secret %q has no value for key(s) %s (expected keys: %s)", s.Name, strings.Join(missing, ", "), expected)}
 }

@@ -72,22 +72,13 @@ func (c *SecretStorageConnector) Connect(ctx context.Context, namespace string,
 
 // build makes the client of a bucket from its Secret's data.
 func (c *SecretStorageConnector) build(secret *corev1.Secret, spec backupv1alpha1.DCSBackupStorageSpec) (objectstore.Store, error) {
-	get := func(k string) string { return strings.TrimSpace(string(secret.Data[k])) }
-	var missing []string
-	for _, k := range []string{backupv1alpha1.SecretKeyAccessKey, backupv1alpha1.SecretKeySecretKey} {
-		if get(k) == "" {
-			missing = append(missing, k)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, &ConnectError{Reason: backupv1alpha1.ReasonCredentialsNotFound,
-			Message: fmt.Sprintf("Secret %q has no value for key(s) %s (expected keys: accessKey, secretKey)",
-				secret.Name, strings.Join(missing, ", "))}
+	if err := requireKeyPair(secret, "accessKey, secretKey"); err != nil {
+		return nil, err
 	}
 	st, err := objectstore.New(objectstore.Config{
 		Endpoint: strings.TrimSuffix(spec.Endpoint, "/"), AllowInsecure: c.AllowInsecure, Region: spec.Region,
-		Bucket: spec.Bucket, Prefix: spec.Prefix, AccessKey: get(backupv1alpha1.SecretKeyAccessKey),
-		SecretKey: get(backupv1alpha1.SecretKeySecretKey), Timeout: c.Timeout,
+		Bucket: spec.Bucket, Prefix: spec.Prefix, AccessKey: secretValue(secret, backupv1alpha1.SecretKeyAccessKey),
+		SecretKey: secretValue(secret, backupv1alpha1.SecretKeySecretKey), Timeout: c.Timeout,
 	})
 	if err != nil {
 		return nil, &ConnectError{Reason: backupv1alpha1.ReasonInvalidEndpoint, Message: "spec: " + err.Error()}

@@ -161,9 +161,9 @@ func (c *Coordinator) Watch(w Watch) {
 	}
 }
 
-// firstRead is when a newly watched instance is read first: one interval
-// after a backup or restore of the operator's own (it read the lists just
-// now), else within the first interval after the start.
+// firstRead is when a newly watched instance is read first: within the
+// first interval after the start, unless a backup or restore of the
+// operator's own just read its lists; otherwise one interval from now.
 func (c *Coordinator) firstRead(inst *instanceState) time.Time {
 	now := c.clock.Now()
 	interval := c.observe.Interval
